@@ -1,0 +1,15 @@
+"""FasterViT backbones for MMDetection 3.x and MMSegmentation 1.x.
+
+``custom_imports=dict(imports=['mmfastervit'])`` in an mmdet or mmseg config
+registers ``type='FasterViT'`` (in mmengine's root model registry, which both
+libraries' registries search) and lets torch's weights-only loader read
+official FasterViT files and mmengine training checkpoints.
+"""
+from .safe_load import allow_checkpoint_globals
+
+allow_checkpoint_globals()
+
+from .models import FasterViT, FasterViTArch, arch_zoo, resolve_arch  # noqa: E402
+
+__version__ = '0.1.0'
+__all__ = ['FasterViT', 'FasterViTArch', 'arch_zoo', 'resolve_arch']

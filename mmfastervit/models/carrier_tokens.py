@@ -1,0 +1,101 @@
+"""Carrier tokens (CTs): a few pooled tokens per window that carry global context.
+
+A stage's CTs are made once from its input map: a depthwise 3x3 convolution
+(position encoding), then average pooling to ``ct_size x ct_size`` tokens per
+window. The pooling follows the official geometry, which overlaps: along an
+axis of padded length ``n`` it makes ``out = ct_size * n / window`` tokens with
+stride ``n // out`` and kernel ``n - (out - 1) * stride``. Padding pixels are
+left out of every average; a CT that would see only padding is marked invalid.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .windows import WindowGrid, merge, pad_to_grid, partition, valid_map
+
+
+def pool_geometry(n: int, window: int, ct_size: int) -> Tuple[int, int, int]:
+    """``(tokens, kernel, stride)`` of CT pooling along an axis of padded
+    length ``n`` (a multiple of ``window``)."""
+    out = ct_size * n // window
+    stride = n // out
+    return out, n - (out - 1) * stride, stride
+
+
+def carrier_grid_hw(grid: WindowGrid, ct_size: int) -> Tuple[int, int]:
+    """Size of the CT grid of a window grid: ``ct_size`` per window per axis."""
+    return grid.rows * ct_size, grid.cols * ct_size
+
+
+def _pooling(grid: WindowGrid, ct_size: int):
+    (_, kh, sh), (_, kw, sw) = (pool_geometry(n, grid.window, ct_size)
+                                for n in grid.padded_hw)
+    return (kh, kw), (sh, sw)
+
+
+@functools.lru_cache(maxsize=64)
+def padded_pool_weights(grid: WindowGrid, ct_size: int, device: torch.device
+                        ) -> Optional[Tuple[Tensor, Tensor, Optional[Tensor]]]:
+    """For a padded grid: the ``(1, 1, Hp, Wp)`` map of real pixels, the
+    ``(1, 1, Hc, Wc)`` divisor that turns a masked average into an average over
+    real pixels, and the ``(Hc * Wc,)`` mask of CTs that see at least one real
+    pixel (None when all do)."""
+    valid = valid_map(grid, device)
+    if valid is None:
+        return None
+    kernel, stride = _pooling(grid, ct_size)
+    weight = F.avg_pool2d(valid, kernel, stride)
+    ct_valid = weight.flatten() > 0
+    divisor = weight.clamp_min(1 / (kernel[0] * kernel[1]))
+    return valid, divisor, (None if bool(ct_valid.all()) else ct_valid)
+
+
+class CarrierTokenizer(nn.Module):
+    """Makes a stage's carrier tokens from its ``(B, C, H, W)`` input."""
+
+    def __init__(self, dim: int, ct_size: int) -> None:
+        super().__init__()
+        self.ct_size = ct_size
+        self.pos_conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+    def forward(self, x: Tensor, grid: WindowGrid) -> Tuple[Tensor, Optional[Tensor]]:
+        """Returns CTs ``(B, Hc * Wc, C)`` in row-major grid order and a
+        ``(Hc * Wc,)`` bool mask of CTs that saw real pixels (None: all did)."""
+        x = self.pos_conv(x)
+        kernel, stride = _pooling(grid, self.ct_size)
+        padded = padded_pool_weights(grid, self.ct_size, x.device)
+        if padded is None:
+            ct, ct_valid = F.avg_pool2d(x, kernel, stride), None
+        else:
+            valid, divisor, ct_valid = padded
+            x = pad_to_grid(x, grid, channels_last=False) * valid.to(x.dtype)
+            ct = F.avg_pool2d(x, kernel, stride) / divisor.to(x.dtype)
+        return ct.flatten(2).transpose(1, 2), ct_valid
+
+
+def to_windows(ct: Tensor, grid: WindowGrid, ct_size: int) -> Tensor:
+    """``(B, Hc * Wc, C)`` -> ``(B * nW, ct_size**2, C)``: each window's CTs."""
+    hc, wc = carrier_grid_hw(grid, ct_size)
+    return partition(ct.view(-1, hc, wc, ct.shape[-1]), ct_size)
+
+
+def from_windows(ct: Tensor, grid: WindowGrid, ct_size: int) -> Tensor:
+    """Inverse of :func:`to_windows`."""
+    return merge(ct, ct_size, grid.rows, grid.cols).flatten(1, 2)
+
+
+@functools.lru_cache(maxsize=16)
+def _nearest_index(ct_size: int, window: int, device: torch.device) -> Tensor:
+    src = torch.arange(window, device=device) * ct_size // window
+    return (src[:, None] * ct_size + src[None, :]).flatten()
+
+
+def upsample_to_window(ct: Tensor, ct_size: int, window: int) -> Tensor:
+    """Nearest upsampling of each window's CTs onto its pixels:
+    ``(G, ct_size**2, C)`` -> ``(G, window**2, C)``."""
+    return ct[:, _nearest_index(ct_size, window, ct.device)]

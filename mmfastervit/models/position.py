@@ -1,0 +1,120 @@
+"""Position terms computed by small MLPs of continuous coordinates.
+
+Because the learned weights are MLPs of normalised coordinates, they do not
+depend on the input resolution or window size; only the coordinate tables do,
+and those are built from the actual grid at run time (cached per shape).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from collections import OrderedDict
+from typing import Callable, Hashable, Tuple
+
+import torch
+from torch import Tensor, nn
+
+
+@functools.lru_cache(maxsize=64)
+def absolute_coords(h: int, w: int, device: torch.device) -> Tensor:
+    """``(h * w, 2)`` (row, col) of each cell, each axis mapped by
+    ``(i - n // 2) / (n // 2)`` (so -1 at the first cell)."""
+    rows = (torch.arange(h, device=device) - h // 2) / max(h // 2, 1)
+    cols = (torch.arange(w, device=device) - w // 2) / max(w // 2, 1)
+    return torch.stack(torch.meshgrid(rows, cols, indexing='ij'), -1).view(-1, 2)
+
+
+@functools.lru_cache(maxsize=64)
+def log_relative_coords(h: int, w: int, device: torch.device) -> Tensor:
+    """``((2h-1) * (2w-1), 2)`` log-spaced relative offsets (SwinV2): each
+    axis normalised by ``n - 1`` to [-8, 8], then ``sign * log2(1+|d|) / 3``."""
+    def axis(n: int) -> Tensor:
+        return torch.arange(1 - n, n, device=device, dtype=torch.float32) * (8 / max(n - 1, 1))
+
+    table = torch.stack(torch.meshgrid(axis(h), axis(w), indexing='ij'), -1)
+    table = torch.sign(table) * torch.log2(table.abs() + 1.0) / math.log2(8)
+    return table.view(-1, 2)
+
+
+@functools.lru_cache(maxsize=64)
+def relative_index(h: int, w: int, device: torch.device) -> Tensor:
+    """``(h*w, h*w)`` index into :func:`log_relative_coords` for each
+    (query, key) pair of an ``h x w`` grid."""
+    coords = torch.stack(torch.meshgrid(torch.arange(h, device=device),
+                                        torch.arange(w, device=device),
+                                        indexing='ij')).flatten(1)
+    rel = coords[:, :, None] - coords[:, None, :]
+    return (rel[0] + h - 1) * (2 * w - 1) + rel[1] + w - 1
+
+
+class CoordinateMLP(nn.Module):
+    """``2 -> hidden -> out_features`` MLP of coordinates.
+
+    In eval mode without autograd its results are cached per key; an entry is
+    dropped when any weight changes (load, optimizer step, ``.to()``) and the
+    whole cache when the module changes mode. Training always recomputes so
+    that the MLP stays differentiable.
+    """
+
+    max_cached = 8
+
+    def __init__(self, out_features: int, hidden: int = 512) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, out_features, bias=False))
+        self._cache: OrderedDict = OrderedDict()
+
+    def train(self, mode: bool = True):
+        self._cache.clear()
+        return super().train(mode)
+
+    def _weights_version(self) -> Tuple:
+        return tuple((p._version, p.data_ptr(), p.dtype) for p in self.parameters())
+
+    def cached(self, key: Hashable, compute: Callable[[], Tensor]) -> Tensor:
+        if (self.training or torch.is_grad_enabled()
+                or torch.compiler.is_compiling()):
+            return compute()
+        version = self._weights_version()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            self._cache.move_to_end(key)
+            return hit[1]
+        value = compute()
+        self._cache[key] = (version, value)
+        while len(self._cache) > self.max_cached:
+            self._cache.popitem(last=False)
+        return value
+
+    def run_mlp(self, coords: Tensor) -> Tensor:
+        weight = self.mlp[0].weight
+        return self.mlp(coords.to(weight.dtype))
+
+
+class AbsolutePosition(CoordinateMLP):
+    """Learned absolute position term of every cell of an ``h x w`` grid."""
+
+    def __init__(self, dim: int, hidden: int = 512) -> None:
+        super().__init__(dim, hidden)
+
+    def forward(self, h: int, w: int) -> Tensor:
+        """``(h * w, dim)``, to be added to the grid's tokens."""
+        device = self.mlp[0].weight.device
+        return self.cached((h, w), lambda: self.run_mlp(absolute_coords(h, w, device)))
+
+
+class RelativePositionBias(CoordinateMLP):
+    """Continuous relative position bias (SwinV2-style) for attention over
+    the cells of an ``h x w`` grid, one bias map per head."""
+
+    def __init__(self, num_heads: int, hidden: int = 512) -> None:
+        super().__init__(num_heads, hidden)
+
+    def _compute(self, h: int, w: int) -> Tensor:
+        device = self.mlp[0].weight.device
+        table = 16 * torch.sigmoid(self.run_mlp(log_relative_coords(h, w, device)))
+        return table.t()[:, relative_index(h, w, device)]
+
+    def forward(self, h: int, w: int) -> Tensor:
+        """``(num_heads, h * w, h * w)`` additive attention bias."""
+        return self.cached((h, w), lambda: self._compute(h, w))

@@ -1,0 +1,88 @@
+"""FasterViT stages: a stack of blocks at one resolution, then an optional
+downsampler (kept separate so the pyramid feature is the pre-downsample map)."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from .carrier_tokens import CarrierTokenizer
+from .conv_blocks import ConvBlock, Downsample
+from .hat_block import HATBlock, TokenLayout
+from .windows import WindowGrid, merge, pad_to_grid, partition
+
+
+class _Stage(nn.Module):
+    def __init__(self, dim: int, downsample: bool, with_cp: bool) -> None:
+        super().__init__()
+        self.downsample = Downsample(dim) if downsample else None
+        self.with_cp = with_cp
+
+    def _run(self, block: nn.Module, *args):
+        if self.with_cp and self.training and any(
+                getattr(a, 'requires_grad', False) for a in args):
+            return checkpoint(block, *args, use_reentrant=False)
+        return block(*args)
+
+
+class ConvStage(_Stage):
+    """Residual conv blocks on ``(B, C, H, W)``."""
+
+    def __init__(self, dim: int, depth: int, drop_path: Sequence[float],
+                 layer_scale: Optional[float] = None, norm_cfg: dict = dict(type='BN'),
+                 downsample: bool = True, with_cp: bool = False) -> None:
+        super().__init__(dim, downsample, with_cp)
+        self.blocks = nn.ModuleList(
+            ConvBlock(dim, layer_scale, drop_path[i], norm_cfg) for i in range(depth))
+
+    def forward(self, x: Tensor) -> Tensor:
+        for block in self.blocks:
+            x = self._run(block, x)
+        return x
+
+
+class HATStage(_Stage):
+    """HAT blocks on ``(B, C, H, W)`` of any size.
+
+    The map is padded to whole windows and cut into windows once; all blocks
+    work on window tokens, and the padding is cropped at the end. Carrier
+    tokens are used when ``use_hat`` is set and the map has more than one
+    window (with one window, attention is already global).
+    """
+
+    def __init__(self, dim: int, depth: int, num_heads: int, window: int,
+                 ct_size: int, drop_path: Sequence[float], use_hat: bool = True,
+                 do_propagation: bool = False, mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True, layer_scale: Optional[float] = None,
+                 attn_drop: float = 0.0, drop: float = 0.0,
+                 downsample: bool = True, with_cp: bool = False) -> None:
+        super().__init__(dim, downsample, with_cp)
+        if use_hat and ct_size > window:
+            raise ValueError(f'ct_size {ct_size} is larger than the window size '
+                             f'{window}: each window needs room for its '
+                             f'{ct_size}x{ct_size} carrier tokens')
+        self.window = window
+        self.ct_size = ct_size
+        self.tokenizer = CarrierTokenizer(dim, ct_size) if use_hat else None
+        self.blocks = nn.ModuleList(
+            HATBlock(dim, num_heads, window, with_carriers=use_hat,
+                     propagate=do_propagation and i == depth - 1,
+                     mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
+                     layer_scale=layer_scale, drop_path=drop_path[i],
+                     attn_drop=attn_drop, drop=drop)
+            for i in range(depth))
+
+    def forward(self, x: Tensor) -> Tensor:
+        _, _, h, w = x.shape
+        grid = WindowGrid(h, w, self.window)
+        ct, ct_valid = None, None
+        if self.tokenizer is not None and grid.num_windows > 1:
+            ct, ct_valid = self.tokenizer(x, grid)
+        layout = TokenLayout.build(grid, self.ct_size, ct_valid,
+                                   ct is not None, x.device)
+        tokens = partition(pad_to_grid(x.permute(0, 2, 3, 1), grid), self.window)
+        for block in self.blocks:
+            tokens, ct = self._run(block, tokens, ct, layout)
+        x = merge(tokens, self.window, grid.rows, grid.cols)[:, :h, :w]
+        return x.permute(0, 3, 1, 2)

@@ -1,0 +1,36 @@
+"""Let torch's weights-only ``torch.load`` read the checkpoints this package
+meets, without turning the safety check off.
+
+torch >= 2.6 loads with ``weights_only=True`` by default. Two kinds of files
+then fail: official FasterViT ImageNet files (timm's saver stores the training
+arguments as an ``argparse.Namespace``) and checkpoints that mmengine's runner
+writes (its message hub holds ``HistoryBuffer`` objects of numpy arrays). We
+allow exactly the classes those files need. This runs when ``mmfastervit`` is
+imported, which mmdet / mmseg tools do through ``custom_imports`` before any
+checkpoint is read.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import List
+
+import numpy as np
+import torch
+
+
+def checkpoint_globals() -> List[object]:
+    """The non-tensor classes and functions our checkpoints legitimately hold."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    from numpy.core.multiarray import _reconstruct, scalar
+
+    dtypes = {type(np.dtype(t)) for t in (np.float16, np.float32, np.float64,
+                                           np.int32, np.int64, np.uint8, np.bool_)}
+    return [argparse.Namespace, HistoryBuffer, _reconstruct, scalar, np.ndarray,
+            np.dtype, *sorted(dtypes, key=lambda t: t.__name__)]
+
+
+def allow_checkpoint_globals() -> None:
+    """Add :func:`checkpoint_globals` to torch's weights-only allowlist."""
+    add = getattr(torch.serialization, 'add_safe_globals', None)
+    if add is not None:  # torch < 2.4 has no allowlist (and no weights-only default)
+        add(checkpoint_globals())

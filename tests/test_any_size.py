@@ -1,0 +1,125 @@
+"""Any input size, decided at run time, with window padding masked."""
+import math
+
+import pytest
+import torch
+
+import mmfastervit.models.carrier_tokens as carrier_tokens
+import mmfastervit.models.stages as stages
+from mmfastervit import FasterViT
+from mmfastervit.models import windows
+from mmfastervit.models.position import absolute_coords, log_relative_coords
+
+# Small widths, but every mechanism on: CTs in stages 3 and 4, propagation,
+# layer scale, and windows that rarely divide the maps.
+TINY = dict(dim=16, in_dim=16, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4),
+            layer_scale=0.5, do_propagation=True, hat=(False, False, True, True))
+
+
+def expected_shapes(model, b, h, w):
+    return [(b, model.num_features[i], math.ceil(h / 2**(i + 2)), math.ceil(w / 2**(i + 2)))
+            for i in model.out_indices]
+
+
+@pytest.mark.parametrize('shape', [(1, 3, 333, 517), (2, 3, 800, 1216), (1, 3, 64, 64),
+                                   (1, 3, 32, 32), (1, 3, 32, 1024), (1, 3, 1100, 40),
+                                   (3, 3, 97, 255)])
+def test_awkward_sizes_give_pyramid_shapes(shape):
+    model = FasterViT('0').eval()
+    with torch.no_grad():
+        outs = model(torch.randn(*shape))
+    assert [tuple(o.shape) for o in outs] == expected_shapes(model, *shape[:1], *shape[2:])
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def test_sizes_and_batches_change_between_training_steps():
+    """Multi-scale training: one model, a new size and batch every step."""
+    torch.manual_seed(0)
+    model = FasterViT(TINY).train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    for b, h, w in [(2, 224, 224), (1, 333, 517), (3, 128, 96), (2, 480, 640), (1, 96, 416)]:
+        outs = model(torch.randn(b, 3, h, w))
+        assert [tuple(o.shape) for o in outs] == expected_shapes(model, b, h, w)
+        loss = sum(o.square().mean() for o in outs)
+        opt.zero_grad()
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+        opt.step()
+        # The CT path got gradients whenever stage 3 had more than one window.
+        tokenizer = model.stages[2].tokenizer.pos_conv.weight
+        assert tokenizer.grad is not None and tokenizer.grad.abs().sum() > 0
+
+
+def _noisy_padding(original):
+    def pad(x, grid, channels_last=True):
+        y = original(x, grid, channels_last)
+        if y is x:
+            return y
+        real = original(torch.ones_like(x), grid, channels_last)
+        return y * real + 1e3 * torch.randn_like(y) * (1 - real)
+    return pad
+
+
+@pytest.mark.parametrize('shape', [(1, 3, 333, 517), (2, 3, 128, 200), (1, 3, 200, 64)])
+def test_padding_never_reaches_real_pixels(monkeypatch, shape):
+    """Filling the internal window padding with large noise leaves every real
+    pixel's output unchanged (attention masks it, CT pooling leaves it out)."""
+    torch.manual_seed(0)
+    model = FasterViT(TINY).eval()
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        clean = model(x)
+    noisy = _noisy_padding(windows.pad_to_grid)
+    monkeypatch.setattr(stages, 'pad_to_grid', noisy)
+    monkeypatch.setattr(carrier_tokens, 'pad_to_grid', noisy)
+    with torch.no_grad():
+        dirty = model(x)
+    for c, d in zip(clean, dirty):
+        torch.testing.assert_close(d, c, rtol=0, atol=1e-5)
+
+
+def test_noise_in_padding_is_visible_without_masks(monkeypatch):
+    """Guard for the test above: with the key masks switched off, the same
+    noise does change real outputs, so the masking is what protects them."""
+    import mmfastervit.models.hat_block as hat_block
+
+    torch.manual_seed(0)
+    model = FasterViT(TINY).eval()
+    x = torch.randn(1, 3, 333, 517)
+    with torch.no_grad():
+        clean = model(x)
+    noisy = _noisy_padding(windows.pad_to_grid)
+    monkeypatch.setattr(stages, 'pad_to_grid', noisy)
+    monkeypatch.setattr(carrier_tokens, 'pad_to_grid', noisy)
+    monkeypatch.setattr(hat_block, 'valid_tokens', lambda grid, device: None)
+    with torch.no_grad():
+        dirty = model(x)
+    assert (dirty[2] - clean[2]).abs().max() > 1e-2
+
+
+def test_carrier_tokens_of_pure_padding_are_masked():
+    """At stage-3 height 8 (two windows of 7), the last CT row pools only padding."""
+    grid = windows.WindowGrid(8, 14, 7)
+    _, _, ct_valid = carrier_tokens.padded_pool_weights(grid, 2, torch.device('cpu'))
+    rows = ct_valid.view(4, 4).all(dim=1)
+    assert rows.tolist() == [True, True, True, False]
+    # and the backbone runs on such an input (stage 3 map 8 x 14)
+    model = FasterViT(TINY).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 128, 224))
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def test_non_square_grids_use_per_axis_coordinates():
+    """A (h, w) grid's rows carry the coordinates of an (h, h) grid's rows and
+    its columns those of a (w, w) grid's columns."""
+    dev = torch.device('cpu')
+    h, w = 3, 8
+    rect = absolute_coords(h, w, dev).view(h, w, 2)
+    assert torch.equal(rect[:, 0, 0], absolute_coords(h, h, dev).view(h, h, 2)[:, 0, 0])
+    assert torch.equal(rect[0, :, 1], absolute_coords(w, w, dev).view(w, w, 2)[0, :, 1])
+    rel = log_relative_coords(h, w, dev).view(2 * h - 1, 2 * w - 1, 2)
+    sq_h = log_relative_coords(h, h, dev).view(2 * h - 1, 2 * h - 1, 2)
+    sq_w = log_relative_coords(w, w, dev).view(2 * w - 1, 2 * w - 1, 2)
+    assert torch.equal(rel[:, 0, 0], sq_h[:, 0, 0])
+    assert torch.equal(rel[0, :, 1], sq_w[0, :, 1])

@@ -1,0 +1,186 @@
+"""Official files and our own checkpoints load, report, and refuse mismatches."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from reference import build_reference, reference_kwargs, save_official_file
+
+import mmfastervit.checkpoint as ckpt_mod
+from mmfastervit import FasterViT, arch_zoo
+from mmfastervit.checkpoint import CheckpointMismatchError, convert_official, load_pretrained
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIG = {'4', '5', '6', '4-21k-224', '4-21k-384', '4-21k-512', '4-21k-768'}
+EXPECTED_DROPS = {'resolution-dependent buffers (rebuilt at run time)',
+                  'ImageNet classifier (head, final norm)',
+                  'second copy of the carrier-token position conv'}
+
+
+def output_norm_keys(model):
+    return sorted(k for k in model.state_dict() if re.match(r'norm\d\.', k))
+
+
+def assert_loaded_exactly(model, weights):
+    state = model.state_dict()
+    for key, value in weights.items():
+        assert torch.equal(state[key], value), key
+
+
+@pytest.fixture(scope='module')
+def official_v0(tmp_path_factory):
+    """An official-format file of variant 0 and the reference model behind it."""
+    ref = build_reference([224, 224], **reference_kwargs('0'))
+    path = tmp_path_factory.mktemp('official') / 'fastervit_0_224_1k.pth.tar'
+    save_official_file(ref, path)
+    return str(path), ref
+
+
+@pytest.mark.parametrize('variant', [
+    pytest.param(v, marks=pytest.mark.slow) if v in BIG else v for v in arch_zoo])
+def test_official_file_of_every_variant_loads(tmp_path, variant):
+    """Official layout of each released variant (the reference's weights at
+    224): zero missing and zero unexpected except the new output norms."""
+    ref = build_reference([224, 224], **reference_kwargs(variant))
+    path = tmp_path / f'fastervit_{variant}.pth.tar'
+    save_official_file(ref, path)
+    expected, _ = convert_official(ref.state_dict())
+    del ref
+
+    # loaded under other window sizes too: buffers in the file are never used
+    model = FasterViT(variant, window_size=(7, 7, 14, 14) if variant in '0123456' else None)
+    report = load_pretrained(model, str(path))
+    assert report.new == output_norm_keys(model)
+    ct_copy = {'second copy of the carrier-token position conv'}
+    expected_drops = EXPECTED_DROPS if model.arch.hat[2] else EXPECTED_DROPS - ct_copy
+    assert set(report.dropped) == expected_drops
+    buffers = report.dropped['resolution-dependent buffers (rebuilt at run time)']
+    assert buffers and all(k.rsplit('.', 1)[1] in ckpt_mod._RESOLUTION_BUFFERS for k in buffers)
+    assert_loaded_exactly(model, expected)
+
+
+@pytest.mark.parametrize('layout, prefix', [('state_dict', False), ('model', True),
+                                            ('top', True), ('top', False)])
+def test_official_file_layouts(tmp_path, official_v0, layout, prefix):
+    _, ref = official_v0
+    path = tmp_path / 'f.pth'
+    save_official_file(ref, path, layout=layout, module_prefix=prefix)
+    model = FasterViT('0')
+    report = load_pretrained(model, str(path))
+    assert report.new == output_norm_keys(model)
+    assert_loaded_exactly(model, convert_official(ref.state_dict())[0])
+
+
+def test_init_cfg_pretrained_loads_and_logs(official_v0, monkeypatch):
+    path, ref = official_v0
+    messages = []
+    monkeypatch.setattr(ckpt_mod, 'print_log', lambda msg, **kw: messages.append(msg))
+    model = FasterViT('0', init_cfg=dict(type='Pretrained', checkpoint=path))
+    model.init_weights()
+    assert_loaded_exactly(model, convert_official(ref.state_dict())[0])
+    assert len(messages) == 1
+    assert 'new output norms' in messages[0] and 'norm3.weight' in messages[0]
+    assert 'resolution-dependent buffers' in messages[0]
+
+
+def test_official_files_load_under_weights_only_after_import(official_v0):
+    """torch's default weights-only loader accepts the file once mmfastervit is
+    imported (the training args are allowlisted), and refuses it without."""
+    path, _ = official_v0
+    code = ('import torch, sys\n'
+            'if sys.argv[1] == "1": import mmfastervit\n'
+            'ck = torch.load(sys.argv[2])\n'
+            'print(type(ck["args"]).__name__)\n')
+    ok = subprocess.run([sys.executable, '-c', code, '1', path], capture_output=True, text=True)
+    assert ok.returncode == 0 and 'Namespace' in ok.stdout, ok.stderr
+    refused = subprocess.run([sys.executable, '-c', code, '0', path],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and 'argparse.Namespace' in refused.stderr
+
+
+def test_our_weights_round_trip(tmp_path):
+    torch.manual_seed(0)
+    src = FasterViT('0')
+    with torch.no_grad():
+        for p in src.parameters():
+            p.normal_()
+    for i, payload in enumerate([src.state_dict(), {'state_dict': src.state_dict()}]):
+        path = tmp_path / f'ours{i}.pth'
+        torch.save(payload, path)
+        dst = FasterViT('0', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+        dst.init_weights()
+        for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
+            assert torch.equal(a, b), k
+
+
+def test_backbone_part_of_a_detector_checkpoint_loads(tmp_path):
+    src = FasterViT('0')
+    weights = {f'backbone.{k}': v for k, v in src.state_dict().items()}
+    weights['neck.lateral_convs.0.conv.weight'] = torch.zeros(1)
+    torch.save({'meta': {'epoch': 3}, 'state_dict': weights}, tmp_path / 'det.pth')
+    dst = FasterViT('0')
+    report = load_pretrained(dst, str(tmp_path / 'det.pth'))
+    assert report.new == [] and report.dropped == {}
+    assert_loaded_exactly(dst, src.state_dict())
+
+
+def test_file_of_another_variant_fails_naming_both(official_v0):
+    path, _ = official_v0
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_pretrained(FasterViT('2'), path)
+    msg = str(err.value)
+    assert "arch '2'" in msg
+    assert 'expected: dim=96' in msg and 'depths=(3, 3, 8, 5)' in msg
+    assert 'found:    dim=64' in msg and 'depths=(2, 3, 6, 5)' in msg
+    assert 'released variant 0' in msg
+
+
+def test_head_count_mismatch_is_reported(tmp_path):
+    """NVlabs/FasterViT#56: same widths, other head counts."""
+    ref = build_reference([224, 224], **reference_kwargs('0', num_heads=[2, 4, 4, 8]))
+    save_official_file(ref, tmp_path / 'f.pth')
+    with pytest.raises(CheckpointMismatchError, match=r'heads=\(4, 8\)[\s\S]*shape mismatches'):
+        load_pretrained(FasterViT('0'), str(tmp_path / 'f.pth'))
+
+
+def test_structure_mismatch_without_shape_change_is_caught(tmp_path):
+    """A variant-0 file without carrier tokens (hat off) is refused by a
+    backbone that has them, rather than loading with fresh CT weights."""
+    ref = build_reference([224, 224], **reference_kwargs('0', hat=[False] * 4))
+    save_official_file(ref, tmp_path / 'f.pth')
+    with pytest.raises(CheckpointMismatchError, match=r'missing \(\d+\): stages\.2\.tokenizer'):
+        load_pretrained(FasterViT('0'), str(tmp_path / 'f.pth'))
+
+
+def test_truncated_file_is_refused(tmp_path):
+    weights = FasterViT('0').state_dict()
+    weights.pop('stages.3.blocks.4.local.mlp.fc2.bias')
+    torch.save(weights, tmp_path / 'f.pth')
+    with pytest.raises(CheckpointMismatchError, match=r'missing.*stages\.3\.blocks\.4\.local'):
+        load_pretrained(FasterViT('0'), str(tmp_path / 'f.pth'))
+
+
+def test_missing_file_says_how_to_fix():
+    model = FasterViT('0', init_cfg=dict(type='Pretrained', checkpoint='nowhere/fastervit.pth'))
+    with pytest.raises(FileNotFoundError, match='does not exist.*Download.*init_cfg=None'):
+        model.init_weights()
+
+
+def test_convert_tool(tmp_path, official_v0):
+    path, ref = official_v0
+    out = tmp_path / 'converted.pth'
+    res = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', path, str(out)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert 'variant: 0' in res.stdout and 'resolution-dependent buffers' in res.stdout
+    model = FasterViT('0')
+    report = load_pretrained(model, str(out))
+    assert report.dropped == {} and report.new == output_norm_keys(model)
+    assert_loaded_exactly(model, convert_official(ref.state_dict())[0])
+
+    bad = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', path,
+                          str(tmp_path / 'x.pth'), '--arch', '1'],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and 'does not match' in bad.stderr

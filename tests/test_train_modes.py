@@ -1,0 +1,78 @@
+"""frozen_stages, norm_eval and with_cp behave as in mmdet's Swin backbone."""
+import pytest
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmfastervit import FasterViT
+
+SMALL = dict(dim=16, depths=(2, 1, 2, 2), num_heads=(1, 2, 2, 4), layer_scale=0.5,
+             do_propagation=True)
+
+
+@pytest.mark.parametrize('frozen', [0, 1, 3])
+def test_frozen_stages(frozen):
+    model = FasterViT(SMALL, frozen_stages=frozen).train()
+    frozen_mods = [model.stem] + [model.stages[i] for i in range(frozen)] + [
+        getattr(model, f'norm{i}') for i in range(frozen)]
+    frozen_ids = {id(p) for m in frozen_mods for p in m.parameters()}
+    for name, p in model.named_parameters():
+        assert p.requires_grad == (id(p) not in frozen_ids), name
+    assert all(not m.training for fm in frozen_mods for m in fm.modules())
+    assert all(m.training for m in model.stages[frozen].modules())
+    # frozen BN statistics do not move in training
+    stats = model.stem.norm1.running_mean.clone()
+    model(torch.randn(2, 3, 64, 64))
+    assert torch.equal(stats, model.stem.norm1.running_mean)
+
+
+def test_norm_eval_keeps_batch_norms_in_eval():
+    model = FasterViT(SMALL, norm_eval=True).train()
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert bns and all(not m.training for m in bns)
+    assert model.stages[2].training
+    model = FasterViT(SMALL, norm_eval=False).train()
+    assert all(m.training for m in model.modules() if isinstance(m, _BatchNorm))
+
+
+def test_with_cp_gives_identical_outputs_and_gradients():
+    torch.manual_seed(0)
+    plain = FasterViT(SMALL, drop_path_rate=0.0).train()
+    cp = FasterViT(SMALL, drop_path_rate=0.0, with_cp=True).train()
+    cp.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 160, 224)
+    outs = [m(x) for m in (plain, cp)]
+    for a, b in zip(*outs):
+        assert torch.equal(a, b)
+    for o in outs:
+        sum((t * torch.linspace(0, 1, t.numel()).view_as(t)).sum() for t in o).backward()
+    for (name, p), q in zip(plain.named_parameters(), cp.parameters()):
+        assert p.grad is not None, name
+        torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=0, msg=name)
+
+
+def test_with_cp_actually_recomputes(monkeypatch):
+    """Checkpointed blocks run their forward twice in one training step."""
+    from mmfastervit.models import hat_block
+
+    calls = []
+    original = hat_block.HATBlock.forward
+    monkeypatch.setattr(hat_block.HATBlock, 'forward',
+                        lambda self, *a: calls.append(1) or original(self, *a))
+    model = FasterViT(SMALL, with_cp=True).train()
+    out = model(torch.randn(1, 3, 64, 64))
+    n_blocks = sum(SMALL['depths'][2:])
+    assert len(calls) == n_blocks
+    sum(o.sum() for o in out).backward()
+    assert len(calls) == 2 * n_blocks
+
+
+def test_drop_path_is_active_only_in_training():
+    torch.manual_seed(0)
+    model = FasterViT(SMALL, drop_path_rate=0.5)
+    x = torch.randn(2, 3, 64, 64)
+    model.train()
+    a, b = model(x)[3], model(x)[3]
+    assert not torch.equal(a, b)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x)[3], model(x)[3])

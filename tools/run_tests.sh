@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set everything up (first run: ~10 min, mostly the cached mmcv build) and run
+# the linter and the whole test suite. Extra arguments go to pytest, e.g.
+#   bash tools/run_tests.sh -m "not slow"      # skip the end-to-end runs
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/tools/bootstrap.sh"
+VENV="${MMFV_VENV:-$ROOT/.venv}"
+cd "$ROOT"
+"$VENV/bin/ruff" check mmfastervit tools tests
+"$VENV/bin/python" -m pytest tests "$@"
