@@ -1,15 +1,19 @@
 """FasterViT backbones for MMDetection 3.x and MMSegmentation 1.x.
 
 ``custom_imports=dict(imports=['mmfastervit'])`` in an mmdet or mmseg config
-registers ``type='FasterViT'`` (in mmengine's root model registry, which both
-libraries' registries search) and lets torch's weights-only loader read
+registers ``type='FasterViT'`` and the optimizer-wrapper constructor
+``FasterViTLayerDecayOptimizerConstructor`` (in mmengine's root registries,
+which both libraries' registries search) and lets torch's weights-only loader read
 official FasterViT files and mmengine training checkpoints.
 """
 from .safe_load import allow_checkpoint_globals
 
 allow_checkpoint_globals()
 
+from .hooks import ValidateBeforeTrainHook  # noqa: E402
+from .layer_decay import FasterViTLayerDecayOptimizerConstructor  # noqa: E402
 from .models import FasterViT, FasterViTArch, arch_zoo, resolve_arch  # noqa: E402
 
 __version__ = '0.1.0'
-__all__ = ['FasterViT', 'FasterViTArch', 'arch_zoo', 'resolve_arch']
+__all__ = ['FasterViT', 'FasterViTArch', 'FasterViTLayerDecayOptimizerConstructor',
+           'ValidateBeforeTrainHook', 'arch_zoo', 'resolve_arch']

@@ -1,0 +1,83 @@
+"""Layer-wise learning-rate decay for detectors/segmentors with a FasterViT backbone.
+
+Fine-tuning from ImageNet weights works best when early layers move less than
+late ones: parameter group ``k`` gets ``lr * decay_rate ** (num_layers - 1 - k)``.
+
+``paramwise_cfg`` keys:
+    decay_rate (float): per-layer factor, e.g. 0.8.
+    decay_type (str): ``'layer_wise'`` (every block is a layer; the stem is
+        layer 0) or ``'stage_wise'`` (every stage is a layer).
+
+Layers: stem 0; block ``j`` of stage ``i`` is ``1 + sum(depths[:i]) + j``; a
+stage's carrier-token maker shares its first block's layer and a downsampler
+the next stage's first layer. The backbone's new output norms, the neck and
+the heads get the full learning rate. One-dimensional parameters (norms,
+biases, layer scales) get no weight decay.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Sequence
+
+from mmengine.logging import print_log
+from mmengine.optim import DefaultOptimWrapperConstructor
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from torch import nn
+
+
+def layer_id(name: str, depths: Sequence[int], decay_type: str = 'layer_wise') -> int:
+    """Layer of a model parameter named ``name`` (``backbone.`` prefixed)."""
+    stage_wise = decay_type == 'stage_wise'
+    num_layers = (len(depths) if stage_wise else sum(depths)) + 2
+    if not name.startswith('backbone.'):
+        return num_layers - 1
+    name = name[len('backbone.'):]
+    if name.startswith('stem.'):
+        return 0
+    match = re.match(r'stages\.(\d+)\.(blocks\.(\d+)|tokenizer|downsample)\.', name)
+    if match is None:  # output norms: new, full learning rate
+        return num_layers - 1
+    stage = int(match[1])
+    if match[2] == 'downsample':
+        stage, block = stage + 1, 0
+    else:
+        block = int(match[3]) if match[3] is not None else 0
+    if stage_wise:
+        return stage + 1
+    return 1 + sum(depths[:stage]) + block
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class FasterViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
+    """Optimizer-wrapper constructor applying layer-wise LR decay to a
+    FasterViT backbone (``constructor=`` this class's name in
+    ``optim_wrapper``)."""
+
+    def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
+        backbone = getattr(module, 'backbone', None)
+        arch = getattr(backbone, 'arch', None)
+        if arch is None:
+            raise TypeError(f'{type(self).__name__} needs a model whose .backbone is a '
+                            f'FasterViT, got {type(backbone).__name__}')
+        decay_rate = self.paramwise_cfg.get('decay_rate', 1.0)
+        decay_type = self.paramwise_cfg.get('decay_type', 'layer_wise')
+        if decay_type not in ('layer_wise', 'stage_wise'):
+            raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
+        num_layers = (len(arch.depths) if decay_type == 'stage_wise' else sum(arch.depths)) + 2
+
+        groups: Dict[str, dict] = {}
+        for name, param in module.named_parameters():
+            if not param.requires_grad:
+                continue
+            no_decay = param.ndim == 1 or name.endswith('.bias')
+            lid = layer_id(name, arch.depths, decay_type)
+            key = f'layer_{lid}_{"no_decay" if no_decay else "decay"}'
+            if key not in groups:
+                scale = decay_rate ** (num_layers - 1 - lid)
+                groups[key] = dict(params=[], lr=self.base_lr * scale, lr_scale=scale,
+                                   weight_decay=0.0 if no_decay else self.base_wd,
+                                   group_name=key)
+            groups[key]['params'].append(param)
+        params.extend(groups[k] for k in sorted(groups, key=lambda k: int(k.split('_')[1])))
+        print_log(f'layer-wise lr decay: {len(groups)} groups over {num_layers} layers, '
+                  f'rate {decay_rate} ({decay_type})', logger='current')

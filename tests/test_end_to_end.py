@@ -1,0 +1,77 @@
+"""The README's main job, end to end: synthetic data, training that learns,
+evaluation of the saved checkpoint, a picture (minutes each: marked slow)."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tools.learning_curve import read_curve  # noqa: E402
+
+
+def run_demo(task, tmp_path):
+    work, data = tmp_path / 'work', tmp_path / 'data'
+    res = subprocess.run([sys.executable, 'tools/demo.py', task, '--work-dir', str(work),
+                          '--data-root', str(data)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-4000:]
+    return work, data, log
+
+
+def test_metrics(log: str, tag: str = 'test'):
+    """Metrics printed on the final ``Iter(test)`` (or ``Iter(val)``) line."""
+    lines = [line for line in log.splitlines() if f'Iter({tag})' in line and ': ' in line]
+    return {k: float(v) for k, v in re.findall(r'(\S+): (-?[\d.]+)', lines[-1])
+            if not k.startswith(('eta', 'time', 'data_time'))}
+
+
+test_metrics.__test__ = False  # a helper, not a test
+
+
+@pytest.mark.slow
+def test_coco_demo_learns_and_its_checkpoint_reproduces(tmp_path):
+    work, _, log = run_demo('coco', tmp_path)
+    curve = read_curve(str(work))
+    first, last = curve[0][2], curve[-1][2]
+    assert curve[0][0] == 0 and first['coco/bbox_mAP'] <= 0.02  # untrained: about zero
+    assert last['coco/bbox_mAP'] >= 0.25 and last['coco/segm_mAP'] >= 0.25
+    losses = [loss for _, loss, _ in curve if loss is not None]
+    assert losses[-1] < losses[0]
+    # tools/test.py on the saved checkpoint reproduces the last validation
+    tested = test_metrics(log)
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_75'):
+        assert tested[key] == pytest.approx(last[key], abs=1e-4), key
+    with Image.open(work / 'predictions.png') as picture:
+        assert picture.format == 'PNG' and min(picture.size) >= 200
+
+
+@pytest.mark.slow
+def test_ade20k_demo_learns_and_its_checkpoint_reproduces(tmp_path):
+    work, data, log = run_demo('ade20k', tmp_path)
+    curve = read_curve(str(work))
+    first, last = curve[0][2], curve[-1][2]
+    assert curve[0][0] == 0 and first['mIoU'] < 25  # untrained: about chance (mmseg: %)
+    assert last['mIoU'] >= 50
+    tested = test_metrics(log)
+    for key in ('mIoU', 'mAcc', 'aAcc'):
+        assert tested[key] == pytest.approx(last[key], abs=0.01), key
+    with Image.open(work / 'predictions.png') as picture:
+        assert picture.format == 'PNG'
+
+    # the same checkpoint with sliding-window and multi-scale + flip inference
+    checkpoint = str(work / open(work / 'last_checkpoint').read().strip().split('/')[-1])
+    data_opt = f'test_dataloader.dataset.data_root={data}/'
+    config = 'configs/demo/upernet_fastervit_synthetic_ade20k.py'
+    for extra in (['--cfg-options', data_opt, 'model.test_cfg.mode=slide',
+                   'model.test_cfg.crop_size=(256,256)', 'model.test_cfg.stride=(171,171)'],
+                  ['--tta', '--cfg-options', data_opt]):
+        res = subprocess.run([sys.executable, 'tools/test.py', config, checkpoint,
+                              '--work-dir', str(tmp_path / 'more'), *extra],
+                             cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+        assert test_metrics(res.stdout + res.stderr)['mIoU'] >= 40

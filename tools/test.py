@@ -1,0 +1,71 @@
+"""Evaluate a trained mmdet or mmseg checkpoint.
+
+    python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir DIR]
+        [--tta] [--work-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+
+Prints the config's metrics (COCO bbox/segm mAP for detection, mIoU/mAcc/aAcc for
+segmentation). Multi-GPU: tools/dist_test.sh.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+from mmfastervit.cli import add_common_args, build_runner, checked_config, main_guard  # noqa: E402
+from mmfastervit.preflight import ConfigError, check_checkpoint  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector or segmentor')
+    parser.add_argument('config', help='test config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='save pictures of the predictions in this '
+                        'directory (under the run\'s timestamped work dir)')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation (the config\'s tta_model/tta_pipeline)')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def adjust(cfg, args) -> None:
+    check_checkpoint(args.checkpoint, 'checkpoint')
+    cfg.load_from = args.checkpoint
+    if args.out and not args.out.endswith(('.pkl', '.pickle')):
+        raise ConfigError(f'--out must name a .pkl file, got {args.out!r}')
+    if args.show_dir:
+        hook = cfg.default_hooks.get('visualization')
+        if hook is None:
+            raise ConfigError('--show-dir needs default_hooks.visualization in the config')
+        hook['draw'] = True
+        if cfg.default_scope == 'mmdet':
+            hook['test_out_dir'] = args.show_dir
+        else:
+            hook['interval'] = 1
+            cfg.visualizer['save_dir'] = args.show_dir
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise ConfigError('--tta needs tta_model and tta_pipeline in the config')
+        cfg.model = dict(**cfg.tta_model, module=cfg.model)
+        dataset = cfg.test_dataloader.dataset
+        while 'dataset' in dataset:
+            dataset = dataset['dataset']
+        dataset.pipeline = cfg.tta_pipeline
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = checked_config(args, 'test', lambda cfg: adjust(cfg, args))
+    runner = build_runner(cfg)
+    if args.out:
+        if cfg.default_scope == 'mmdet':
+            from mmdet.evaluation import DumpDetResults as Dump
+        else:
+            from mmengine.evaluator import DumpResults as Dump
+        runner.test_evaluator.metrics.append(Dump(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main_guard(main)
