@@ -6,11 +6,11 @@ import sys
 
 import pytest
 import torch
-from reference import build_reference, reference_kwargs, save_official_file
 
 import mmfastervit.checkpoint as ckpt_mod
 from mmfastervit import FasterViT, arch_zoo
 from mmfastervit.checkpoint import CheckpointMismatchError, convert_official, load_pretrained
+from mmfastervit.testing.reference import build_reference, reference_kwargs, save_official_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIG = {'4', '5', '6', '4-21k-224', '4-21k-384', '4-21k-512', '4-21k-768'}

@@ -1,15 +1,15 @@
 """Same weights and input as NVIDIA's reference give the same stage features."""
 import pytest
 import torch
-from reference import (
+
+from mmfastervit import arch_zoo
+from mmfastervit.testing.reference import (
     build_reference,
     ours_from_reference,
     reference_kwargs,
     reference_stage_features,
     stage_features,
 )
-
-from mmfastervit import arch_zoo
 
 TOL = 1e-4
 REDUCED = (1, 1, 2, 2)  # depths that keep every kind of block, for the big widths

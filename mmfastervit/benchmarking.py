@@ -1,0 +1,195 @@
+"""Measuring backbones: builders for the models we compare, timers, peak memory.
+
+Used by ``tools/benchmark.py``; kept importable so that measurements can be
+scripted. Every number is measured, never estimated: latency is the median of
+timed repeats after warm-up (CUDA events on a GPU), peak memory is the largest
+amount of tensor memory alive during one call (CUDA allocator statistics on a
+GPU, the profiler's allocation events on the CPU).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from .models import FasterViT
+
+SWIN = {  # mmdet's Swin configs (configs/swin/*): embed dims, depths, heads
+    't': (96, (2, 2, 6, 2), (3, 6, 12, 24)),
+    's': (96, (2, 2, 18, 2), (3, 6, 12, 24)),
+    'b': (128, (2, 2, 18, 2), (4, 8, 16, 32)),
+}
+CONVNEXT = {'t': 'convnext_tiny', 's': 'convnext_small', 'b': 'convnext_base'}
+DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+@dataclass
+class Timing:
+    """Latencies (seconds) of repeated calls."""
+
+    samples: List[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def spread(self) -> Tuple[float, float]:
+        return min(self.samples), max(self.samples)
+
+
+@dataclass
+class Measurement:
+    model: str
+    size: Tuple[int, int]
+    batch: int
+    dtype: str
+    threads: int
+    mode: str
+    timing: Timing
+    peak_mb: Optional[float] = None
+    notes: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch / self.timing.median
+
+
+# --------------------------------------------------------------- models
+def build_swin(size: str) -> nn.Module:
+    from mmdet.models.backbones import SwinTransformer
+    dims, depths, heads = SWIN[size]
+    return SwinTransformer(embed_dims=dims, depths=depths, num_heads=heads, window_size=7,
+                           out_indices=(0, 1, 2, 3), drop_path_rate=0.0)
+
+
+def build_convnext(size: str) -> nn.Module:
+    import timm
+    return timm.create_model(CONVNEXT[size], pretrained=False, features_only=True)
+
+
+class ReferencePair:
+    """Our FasterViT and NVIDIA's any-resolution model of the same variant and
+    window sizes, holding identical (random) weights. The reference is built
+    for one input size at a time, as it must be."""
+
+    def __init__(self, arch: str, window_size: Optional[Sequence[int]] = None, seed: int = 0):
+        from .checkpoint import convert_official
+        from .testing.reference import build_reference, reference_kwargs
+
+        self.arch = arch
+        self.kwargs = reference_kwargs(arch)
+        if window_size:
+            self.kwargs['window_size'] = list(window_size)
+        self._build = build_reference
+        seed_model = build_reference([224, 224], seed=seed, **self.kwargs)
+        self.weights = {k: v for k, v in seed_model.state_dict().items()
+                        if not k.endswith(('relative_coords_table', 'relative_position_index',
+                                           'relative_bias'))}
+        self.ours = FasterViT(arch, window_size=window_size, drop_path_rate=0.0).eval()
+        self.ours.load_state_dict(convert_official(self.weights)[0], strict=False)
+
+    def reference(self, size: Tuple[int, int]) -> nn.Module:
+        model = self._build(list(size), **self.kwargs)
+        model.load_state_dict(self.weights, strict=False)
+        return model.eval()
+
+    def max_abs_diff(self, reference: nn.Module, x: Tensor) -> float:
+        """Largest difference of the four stage features (before downsampling)."""
+        from .testing.reference import reference_stage_features, stage_features
+        pairs = zip(reference_stage_features(reference, x), stage_features(self.ours, x))
+        return max((a.float() - b.float()).abs().max().item() for a, b in pairs)
+
+
+# --------------------------------------------------------------- timing
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_calls(fn: Callable[[], object], device: torch.device, warmup: int,
+               repeat: int) -> Timing:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    samples = []
+    for _ in range(repeat):
+        if device.type == 'cuda':
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize(device)
+            samples.append(start.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+    return Timing(samples)
+
+
+def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
+    """Peak tensor memory (MiB) alive during one call of ``fn``, counted from
+    what was already allocated when it started (parameters included)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == '[memory]' and e.device_type() == torch.autograd.DeviceType.CPU)
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return peak / 2**20
+
+
+def autocast(device: torch.device, dtype: str):
+    if dtype == 'fp32':
+        return nullcontext()
+    return torch.autocast(device.type, dtype=DTYPES[dtype])
+
+
+def forward_fn(model: nn.Module, x: Tensor, device: torch.device, dtype: str):
+    def run():
+        with torch.no_grad(), autocast(device, dtype):
+            return model(x)
+    return run
+
+
+def train_step_fn(model: nn.Module, x: Tensor, device: torch.device, dtype: str):
+    """Forward + backward of a backbone (a fixed weighting of all its outputs
+    as the loss), gradients cleared before each step."""
+    def run():
+        model.zero_grad(set_to_none=True)
+        with autocast(device, dtype):
+            outs = model(x)
+        loss = sum(o.float().mean() for o in (outs if isinstance(outs, (list, tuple)) else [outs]))
+        loss.backward()
+        return loss
+    return run
+
+
+def model_step_fn(model: nn.Module, packed: dict):
+    """One training step (loss + backward) of an mmdet/mmseg model on a packed batch."""
+    def run():
+        model.zero_grad(set_to_none=True)
+        data = model.data_preprocessor(packed, training=True)
+        loss, _ = model.parse_losses(model(**data, mode='loss'))
+        loss.backward()
+        return loss
+    return run
+
+
+def gradients(model: nn.Module) -> Dict[str, Tensor]:
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}

@@ -1,0 +1,323 @@
+"""Benchmark FasterViT against NVIDIA's implementation, Swin and ConvNeXt.
+
+Inference (default): median latency, images/s and peak memory of backbone forward
+passes for every model x input size x batch x dtype x thread count, all in one
+process on the same inputs. ``fastervit-N`` is ours, ``reference-N`` NVIDIA's
+any-resolution model of the same variant and windows with identical weights (the
+max-abs difference of their stage features is reported), ``swin-{t,s,b}`` mmdet's
+Swin, ``convnext-{t,s,b}`` timm's ConvNeXt (features_only), ``fastervit-N-compiled``
+ours under torch.compile.
+
+    python tools/benchmark.py --models fastervit-2 reference-2 swin-t convnext-t \
+        --sizes 800x1216 896x896 1600x2432 --threads 2 --out-dir work_dirs/benchmark
+
+Training (``--mode train``): one forward+backward step of the backbone with and
+without ``with_cp`` (peak memory, and the largest gradient difference), and, with
+``--config``, of the whole detector/segmentor of a config.
+
+FLOPs (``--mode flops``): FLOPs and parameters of the backbone and, with
+``--config``, of the whole model, counted by mmengine's analyzer.
+
+Writes ``results.md``, ``results.json`` and ``latency.png`` to ``--out-dir``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+import torch  # noqa: E402
+
+import mmfastervit  # noqa: E402,F401
+from mmfastervit import benchmarking as bm  # noqa: E402
+
+
+def parse_size(text: str):
+    h, w = text.lower().split('x')
+    return int(h), int(w)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--mode', choices=['infer', 'train', 'flops'], default='infer')
+    p.add_argument('--models', nargs='+', default=['fastervit-2', 'reference-2', 'swin-t',
+                                                  'convnext-t'])
+    p.add_argument('--sizes', nargs='+', type=parse_size, default=[(800, 1216)])
+    p.add_argument('--batch', nargs='+', type=int, default=[1])
+    p.add_argument('--dtypes', nargs='+', choices=sorted(bm.DTYPES), default=['fp32'])
+    p.add_argument('--threads', nargs='+', type=int, default=[torch.get_num_threads()])
+    p.add_argument('--window-size', type=int, nargs=4, help='FasterViT windows (ours and '
+                   'the reference alike); default: the variant\'s own')
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--repeat', type=int, default=5)
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--config', help='also measure the whole model of this mmdet/mmseg config')
+    p.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
+    p.add_argument('--out-dir', default='work_dirs/benchmark')
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------- models
+class Models:
+    """Builds each requested model once (references: once per input size)."""
+
+    def __init__(self, args, device):
+        self.args, self.device = args, device
+        self.pairs = {}
+        self.built = {}
+
+    def pair(self, arch):
+        if arch not in self.pairs:
+            self.pairs[arch] = bm.ReferencePair(arch, self.args.window_size)
+            self.pairs[arch].ours.to(self.device)
+        return self.pairs[arch]
+
+    def get(self, name, size):
+        kind, _, rest = name.partition('-')
+        if kind == 'reference':
+            return self.pair(rest).reference(size).to(self.device)
+        if name not in self.built:
+            if kind == 'fastervit':
+                arch, compiled = rest.removesuffix('-compiled'), rest.endswith('-compiled')
+                model = self.pair(arch).ours
+                self.built[name] = torch.compile(model) if compiled else model
+            elif kind == 'swin':
+                self.built[name] = bm.build_swin(rest).eval().to(self.device)
+            elif kind == 'convnext':
+                self.built[name] = bm.build_convnext(rest).eval().to(self.device)
+            else:
+                raise SystemExit(f'error: unknown model {name!r}')
+        return self.built[name]
+
+
+def run_infer(args, device):
+    models = Models(args, device)
+    results = []
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for size in args.sizes:
+            for batch in args.batch:
+                torch.manual_seed(0)
+                x = torch.randn(batch, 3, *size, device=device)
+                for dtype in args.dtypes:
+                    for name in args.models:
+                        model = models.get(name, size)
+                        fn = bm.forward_fn(model, x, device, dtype)
+                        timing = bm.time_calls(fn, device, args.warmup, args.repeat)
+                        m = bm.Measurement(name, size, batch, dtype, threads, 'forward', timing)
+                        if not args.no_memory:
+                            m.peak_mb = bm.peak_memory_mb(fn, device)
+                        if name.startswith('reference-') and dtype == 'fp32':
+                            pair = models.pair(name.split('-', 1)[1])
+                            m.notes['max_abs_diff_vs_ours'] = (
+                                f'{pair.max_abs_diff(model, x[:1]):.2e}')
+                        results.append(m)
+                        print(row(m), flush=True)
+                        if name.startswith('reference-'):
+                            del model
+    return results
+
+
+def run_train(args, device):
+    torch.set_num_threads(args.threads[0])
+    results = []
+    for name in [n for n in args.models if n.startswith('fastervit-')]:
+        arch = name.split('-', 1)[1]
+        for size in args.sizes:
+            torch.manual_seed(0)
+            x = torch.randn(args.batch[0], 3, *size, device=device)
+            grads = {}
+            for with_cp in (False, True):
+                torch.manual_seed(0)
+                model = mmfastervit.FasterViT(arch, window_size=args.window_size,
+                                              drop_path_rate=0.0, with_cp=with_cp)
+                model.to(device).train()
+                fn = bm.train_step_fn(model, x, device, args.dtypes[0])
+                timing = bm.time_calls(fn, device, 1, max(1, args.repeat // 2))
+                m = bm.Measurement(f'{name}{" with_cp" if with_cp else ""}', size,
+                                   args.batch[0], args.dtypes[0], args.threads[0],
+                                   'train step', timing)
+                m.peak_mb = bm.peak_memory_mb(fn, device)
+                grads[with_cp] = bm.gradients(model)
+                if with_cp:
+                    base = next(r for r in results if r.model == name and r.size == size)
+                    diff = max((grads[True][k] - g).abs().max().item()
+                               for k, g in grads[False].items())
+                    m.notes['peak_vs_without_cp'] = f'{m.peak_mb / base.peak_mb:.0%}'
+                    m.notes['max_grad_diff'] = f'{diff:.1e}'
+                results.append(m)
+                print(row(m), flush=True)
+                del model
+    if args.config:
+        results += run_config_step(args, device)
+    return results
+
+
+def _build_config_model(path, device):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(path)
+    init_default_scope(cfg.default_scope)
+    if cfg.model.backbone.get('init_cfg'):
+        cfg.model.backbone.init_cfg = None  # measuring, not training
+    from mmengine.registry import MODELS
+    return cfg, MODELS.build(cfg.model).to(device)
+
+
+def _config_batch(cfg, size, batch, device):
+    """Inputs and targets for one training step of the config's model."""
+    h, w = size
+    if cfg.default_scope == 'mmdet':
+        from mmdet.testing import demo_mm_inputs
+        num_classes = cfg.model.roi_head.bbox_head[0].num_classes \
+            if isinstance(cfg.model.roi_head.bbox_head, list) else 80
+        return demo_mm_inputs(batch, [[3, h, w]] * batch, num_items=[5] * batch,
+                              with_mask=True, num_classes=num_classes)
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for _ in range(batch):
+        s = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 150, (1, h, w)))
+        samples.append(s)
+    return dict(inputs=[torch.randint(0, 255, (3, h, w), dtype=torch.uint8)] * batch,
+                data_samples=samples)
+
+
+def run_config_step(args, device):
+    results = []
+    for with_cp in (False, True):
+        cfg, model = _build_config_model(args.config, device)
+        for stage in model.backbone.stages:
+            stage.with_cp = with_cp
+        model.train()
+        size = args.sizes[0]
+        step = bm.model_step_fn(model, _config_batch(cfg, size, args.batch[0], device))
+        timing = bm.time_calls(step, device, 1, max(1, args.repeat // 2))
+        m = bm.Measurement(f'{osp.basename(args.config)}{" with_cp" if with_cp else ""}',
+                           size, args.batch[0], 'fp32', args.threads[0], 'train step', timing)
+        m.peak_mb = bm.peak_memory_mb(step, device)
+        results.append(m)
+        print(row(m), flush=True)
+    return results
+
+
+def run_flops(args, device):
+    from mmengine.analysis import FlopAnalyzer, parameter_count
+
+    def sdpa_flops(inputs, outputs):
+        q, k, v = (i.type().sizes() for i in inputs[:3])
+        batch = 1
+        for d in q[:-2]:
+            batch *= d
+        return batch * q[-2] * k[-2] * (q[-1] + v[-1])  # QK^T and AV multiply-adds
+
+    rows = []
+    size = args.sizes[0]
+    x = torch.randn(1, 3, *size, device=device)
+    targets = [(n, None) for n in args.models if not n.startswith('reference-')]
+    if args.config:
+        targets.append((args.config, 'config'))
+    for name, kind in targets:
+        if kind == 'config':
+            cfg, model = _build_config_model(name, device)
+            model.eval()
+            inputs = (x,)
+            model.forward = model._forward
+        else:
+            model = Models(args, device).get(name, size)
+            inputs = (x,)
+        analyzer = FlopAnalyzer(model, inputs)
+        analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flops)
+        analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        gflops = analyzer.total() / 1e9
+        params = parameter_count(model)[''] / 1e6
+        rows.append(dict(model=osp.basename(name), size=f'{size[0]}x{size[1]}',
+                         gmacs=round(gflops, 2), params_m=round(params, 2)))
+        print(f'{osp.basename(name):50s} {size[0]}x{size[1]}  {gflops:8.2f} GMACs  '
+              f'{params:8.2f} M params', flush=True)
+    return rows
+
+
+# ----------------------------------------------------------------- output
+def row(m: bm.Measurement) -> str:
+    lo, hi = m.timing.spread
+    notes = ' '.join(f'{k}={v}' for k, v in m.notes.items())
+    peak = f'{m.peak_mb:9.0f}' if m.peak_mb is not None else '        -'
+    return (f'{m.model:24s} {m.size[0]:>5d}x{m.size[1]:<5d} b{m.batch} {m.dtype} '
+            f't{m.threads} {m.mode:10s} median {m.timing.median * 1e3:9.1f} ms '
+            f'[{lo * 1e3:.1f}-{hi * 1e3:.1f}]  {m.images_per_s:7.2f} img/s  '
+            f'peak {peak} MiB  {notes}')
+
+
+def markdown(results, machine: str) -> str:
+    lines = [f'Machine: {machine}', '',
+             '| model | input | batch | dtype | threads | mode | median ms | min-max ms | '
+             'img/s | peak MiB | notes |', '|' + '---|' * 11]
+    for m in results:
+        lo, hi = m.timing.spread
+        notes = ', '.join(f'{k} {v}' for k, v in m.notes.items())
+        peak = f'{m.peak_mb:.0f}' if m.peak_mb is not None else '-'
+        lines.append(f'| {m.model} | {m.size[0]}x{m.size[1]} | {m.batch} | {m.dtype} | '
+                     f'{m.threads} | {m.mode} | {m.timing.median * 1e3:.1f} | '
+                     f'{lo * 1e3:.1f}-{hi * 1e3:.1f} | {m.images_per_s:.2f} | {peak} | '
+                     f'{notes} |')
+    return '\n'.join(lines)
+
+
+def plot(results, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in dict.fromkeys(m.model for m in results):
+        pts = sorted((m.size[0] * m.size[1] / 1e6, m.timing.median * 1e3)
+                     for m in results if m.model == name and m.batch == results[0].batch)
+        ax.plot(*zip(*pts), marker='o', label=name)
+    ax.set_xlabel('input megapixels')
+    ax.set_ylabel('median forward latency (ms)')
+    ax.set_title('Backbone latency vs input size')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def machine_description(device) -> str:
+    if device.type == 'cuda':
+        return f'{torch.cuda.get_device_name(device)}, torch {torch.__version__}'
+    return (f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+            f'{torch.get_num_threads()} threads, torch {torch.__version__}')
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    os.makedirs(args.out_dir, exist_ok=True)
+    machine = machine_description(device)
+    print(f'# {machine}')
+    if args.mode == 'flops':
+        rows = run_flops(args, device)
+        with open(osp.join(args.out_dir, 'flops.json'), 'w') as f:
+            json.dump(rows, f, indent=1)
+        return 0
+    results = run_infer(args, device) if args.mode == 'infer' else run_train(args, device)
+    table = markdown(results, machine)
+    with open(osp.join(args.out_dir, 'results.md'), 'w') as f:
+        f.write(table + '\n')
+    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
+        json.dump([dict(model=m.model, size=m.size, batch=m.batch, dtype=m.dtype,
+                        threads=m.threads, mode=m.mode, samples_s=m.timing.samples,
+                        median_ms=m.timing.median * 1e3, peak_mb=m.peak_mb, notes=m.notes)
+                   for m in results], f, indent=1)
+    if args.mode == 'infer' and len(args.sizes) > 1:
+        plot(results, osp.join(args.out_dir, 'latency.png'))
+    print('\n' + table)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
