@@ -2,9 +2,9 @@
 
 Used by ``tools/benchmark.py``; kept importable so that measurements can be
 scripted. Every number is measured, never estimated: latency is the median of
-timed repeats after warm-up (CUDA events on a GPU), peak memory is the largest
-amount of tensor memory alive during one call (CUDA allocator statistics on a
-GPU, the profiler's allocation events on the CPU).
+timed repeats after warm-up (CUDA events on a GPU), peak memory is the most
+tensor memory a call allocates on top of what existed before it (CUDA
+allocator statistics on a GPU, the profiler's allocation events on the CPU).
 """
 from __future__ import annotations
 
@@ -64,13 +64,15 @@ class Measurement:
 def build_swin(size: str) -> nn.Module:
     from mmdet.models.backbones import SwinTransformer
     dims, depths, heads = SWIN[size]
-    return SwinTransformer(embed_dims=dims, depths=depths, num_heads=heads, window_size=7,
-                           out_indices=(0, 1, 2, 3), drop_path_rate=0.0)
+    model = SwinTransformer(embed_dims=dims, depths=depths, num_heads=heads, window_size=7,
+                            out_indices=(0, 1, 2, 3), drop_path_rate=0.0)
+    model.eval()  # mmdet's Swin.train() returns None, so not chained
+    return model
 
 
 def build_convnext(size: str) -> nn.Module:
     import timm
-    return timm.create_model(CONVNEXT[size], pretrained=False, features_only=True)
+    return timm.create_model(CONVNEXT[size], pretrained=False, features_only=True).eval()
 
 
 class ReferencePair:
@@ -134,14 +136,16 @@ def time_calls(fn: Callable[[], object], device: torch.device, warmup: int,
 
 
 def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
-    """Peak tensor memory (MiB) alive during one call of ``fn``, counted from
-    what was already allocated when it started (parameters included)."""
+    """Peak tensor memory (MiB) that one call of ``fn`` allocates on top of
+    what was alive when it started (parameters and inputs are not counted):
+    activations, workspaces and, in training, gradients."""
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
+        start = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         fn()
         torch.cuda.synchronize(device)
-        return torch.cuda.max_memory_allocated(device) / 2**20
+        return (torch.cuda.max_memory_allocated(device) - start) / 2**20
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()

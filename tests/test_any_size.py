@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
+import mmfastervit.models.attention as attention
 import mmfastervit.models.carrier_tokens as carrier_tokens
-import mmfastervit.models.stages as stages
+import mmfastervit.models.tokens as tokens
 from mmfastervit import FasterViT
 from mmfastervit.models import windows
 from mmfastervit.models.position import absolute_coords, log_relative_coords
@@ -50,28 +51,36 @@ def test_sizes_and_batches_change_between_training_steps():
         assert tokenizer.grad is not None and tokenizer.grad.abs().sum() > 0
 
 
-def _noisy_padding(original):
-    def pad(x, grid, channels_last=True):
-        y = original(x, grid, channels_last)
+def _noisy_padding(monkeypatch):
+    """Fill every place padding can appear (empty attention slots, the padded
+    map of CT pooling) with large noise instead of zeros."""
+    def noisy_slots(tokens, slots):
+        if slots.index is None:
+            return tokens
+        noise = 1e3 * torch.randn(slots.groups * slots.size, tokens.shape[-1])
+        return noise.index_copy(0, slots.index, tokens)
+
+    def noisy_pad(x, grid, channels_last=True):
+        y = windows.pad_to_grid(x, grid, channels_last)
         if y is x:
             return y
-        real = original(torch.ones_like(x), grid, channels_last)
+        real = windows.pad_to_grid(torch.ones_like(x), grid, channels_last)
         return y * real + 1e3 * torch.randn_like(y) * (1 - real)
-    return pad
+
+    monkeypatch.setattr(attention, 'scatter_to_slots', noisy_slots)
+    monkeypatch.setattr(carrier_tokens, 'pad_to_grid', noisy_pad)
 
 
 @pytest.mark.parametrize('shape', [(1, 3, 333, 517), (2, 3, 128, 200), (1, 3, 200, 64)])
 def test_padding_never_reaches_real_pixels(monkeypatch, shape):
-    """Filling the internal window padding with large noise leaves every real
-    pixel's output unchanged (attention masks it, CT pooling leaves it out)."""
+    """Filling the empty window slots and the CT-pooling padding with large
+    noise leaves every real pixel's output unchanged."""
     torch.manual_seed(0)
     model = FasterViT(TINY).eval()
     x = torch.randn(*shape)
     with torch.no_grad():
         clean = model(x)
-    noisy = _noisy_padding(windows.pad_to_grid)
-    monkeypatch.setattr(stages, 'pad_to_grid', noisy)
-    monkeypatch.setattr(carrier_tokens, 'pad_to_grid', noisy)
+    _noisy_padding(monkeypatch)
     with torch.no_grad():
         dirty = model(x)
     for c, d in zip(clean, dirty):
@@ -81,19 +90,19 @@ def test_padding_never_reaches_real_pixels(monkeypatch, shape):
 def test_noise_in_padding_is_visible_without_masks(monkeypatch):
     """Guard for the test above: with the key masks switched off, the same
     noise does change real outputs, so the masking is what protects them."""
-    import mmfastervit.models.hat_block as hat_block
-
     torch.manual_seed(0)
     model = FasterViT(TINY).eval()
     x = torch.randn(1, 3, 333, 517)
     with torch.no_grad():
         clean = model(x)
-    noisy = _noisy_padding(windows.pad_to_grid)
-    monkeypatch.setattr(stages, 'pad_to_grid', noisy)
-    monkeypatch.setattr(carrier_tokens, 'pad_to_grid', noisy)
-    monkeypatch.setattr(hat_block, 'valid_tokens', lambda grid, device: None)
-    with torch.no_grad():
-        dirty = model(x)
+    _noisy_padding(monkeypatch)
+    monkeypatch.setattr(tokens, '_additive', lambda valid: None)
+    tokens.token_layout.cache_clear()
+    try:
+        with torch.no_grad():
+            dirty = model(x)
+    finally:
+        tokens.token_layout.cache_clear()
     assert (dirty[2] - clean[2]).abs().max() > 1e-2
 
 

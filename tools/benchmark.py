@@ -85,9 +85,9 @@ class Models:
                 model = self.pair(arch).ours
                 self.built[name] = torch.compile(model) if compiled else model
             elif kind == 'swin':
-                self.built[name] = bm.build_swin(rest).eval().to(self.device)
+                self.built[name] = bm.build_swin(rest).to(self.device)
             elif kind == 'convnext':
-                self.built[name] = bm.build_convnext(rest).eval().to(self.device)
+                self.built[name] = bm.build_convnext(rest).to(self.device)
             else:
                 raise SystemExit(f'error: unknown model {name!r}')
         return self.built[name]
@@ -222,11 +222,13 @@ def run_flops(args, device):
     if args.config:
         targets.append((args.config, 'config'))
     for name, kind in targets:
-        if kind == 'config':
+        if kind == 'config':  # as mmdet's get_flops.py: a preprocessed batch
             cfg, model = _build_config_model(name, device)
             model.eval()
-            inputs = (x,)
-            model.forward = model._forward
+            data = model.data_preprocessor(_config_batch(cfg, size, 1, device), False)
+            model.forward = (lambda inputs, f=model._forward, s=data['data_samples']:
+                             f(inputs, s))
+            inputs = (data['inputs'],)
         else:
             model = Models(args, device).get(name, size)
             inputs = (x,)

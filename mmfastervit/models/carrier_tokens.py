@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .windows import WindowGrid, merge, pad_to_grid, partition, valid_map
+from .windows import WindowGrid, pad_to_grid, valid_map
 
 
 def pool_geometry(n: int, window: int, ct_size: int) -> Tuple[int, int, int]:
@@ -76,26 +76,3 @@ class CarrierTokenizer(nn.Module):
             x = pad_to_grid(x, grid, channels_last=False) * valid.to(x.dtype)
             ct = F.avg_pool2d(x, kernel, stride) / divisor.to(x.dtype)
         return ct.flatten(2).transpose(1, 2), ct_valid
-
-
-def to_windows(ct: Tensor, grid: WindowGrid, ct_size: int) -> Tensor:
-    """``(B, Hc * Wc, C)`` -> ``(B * nW, ct_size**2, C)``: each window's CTs."""
-    hc, wc = carrier_grid_hw(grid, ct_size)
-    return partition(ct.view(-1, hc, wc, ct.shape[-1]), ct_size)
-
-
-def from_windows(ct: Tensor, grid: WindowGrid, ct_size: int) -> Tensor:
-    """Inverse of :func:`to_windows`."""
-    return merge(ct, ct_size, grid.rows, grid.cols).flatten(1, 2)
-
-
-@functools.lru_cache(maxsize=16)
-def _nearest_index(ct_size: int, window: int, device: torch.device) -> Tensor:
-    src = torch.arange(window, device=device) * ct_size // window
-    return (src[:, None] * ct_size + src[None, :]).flatten()
-
-
-def upsample_to_window(ct: Tensor, ct_size: int, window: int) -> Tensor:
-    """Nearest upsampling of each window's CTs onto its pixels:
-    ``(G, ct_size**2, C)`` -> ``(G, window**2, C)``."""
-    return ct[:, _nearest_index(ct_size, window, ct.device)]

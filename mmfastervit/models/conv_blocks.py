@@ -2,14 +2,22 @@
 
 Early high-resolution stages are memory-bound, so they use dense 3x3
 convolutions with batch norm rather than attention or depthwise convolutions.
+In CPU inference each conv + batch norm (+ layer scale) runs as one oneDNN
+convolution with folded weights and the ReLU / GELU / residual add fused in,
+so the large early maps are not re-read for every elementwise step.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
+import torch
 from mmcv.cnn import build_norm_layer
 from timm.layers import DropPath, LayerNorm2d, LayerScale2d
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from . import onednn
+from .eval_cache import EvalCache
 
 
 def batch_norm(norm_cfg: dict, dim: int, eps: float) -> nn.Module:
@@ -18,7 +26,27 @@ def batch_norm(norm_cfg: dict, dim: int, eps: float) -> nn.Module:
     return build_norm_layer({**norm_cfg, 'eps': eps}, dim)[1]
 
 
-class Stem(nn.Module):
+def folded(conv: nn.Conv2d, norm: _BatchNorm, gamma: Optional[Tensor] = None
+           ) -> Tuple[Tensor, Tensor]:
+    """Weight and bias of one conv equal to ``gamma * norm(conv(x))`` with the
+    norm's running statistics."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    shift = norm.bias - norm.running_mean * scale
+    if conv.bias is not None:
+        shift = shift + conv.bias * scale
+    if gamma is not None:
+        scale, shift = scale * gamma, shift * gamma
+    weight = conv.weight * scale.view(-1, 1, 1, 1)
+    return weight.contiguous(memory_format=torch.channels_last), shift
+
+
+def _fusable(x: Tensor, *norms: nn.Module) -> bool:
+    return onednn.usable(x) and all(
+        isinstance(n, _BatchNorm) and n.affine and n.running_var is not None
+        and not n.training for n in norms)
+
+
+class Stem(EvalCache):
     """Two stride-2 3x3 convs: ``(B, in_chans, H, W)`` -> ``(B, dim, H/4, W/4)``."""
 
     def __init__(self, in_chans: int, in_dim: int, dim: int,
@@ -31,11 +59,16 @@ class Stem(nn.Module):
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        if _fusable(x, self.norm1, self.norm2):
+            (w1, b1), (w2, b2) = self.cached('folded', lambda: (
+                folded(self.conv1, self.norm1), folded(self.conv2, self.norm2)))
+            x = onednn.conv3x3(x, w1, b1, stride=2, activation='relu')
+            return onednn.conv3x3(x, w2, b2, stride=2, activation='relu')
         x = self.act(self.norm1(self.conv1(x)))
         return self.act(self.norm2(self.conv2(x)))
 
 
-class ConvBlock(nn.Module):
+class ConvBlock(EvalCache):
     """``x + drop_path(ls(BN(conv3x3(GELU(BN(conv3x3(x)))))))`` on ``(B, C, H, W)``."""
 
     def __init__(self, dim: int, layer_scale: Optional[float] = None,
@@ -50,6 +83,12 @@ class ConvBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
+        if _fusable(x, self.norm1, self.norm2):  # drop path is off in inference
+            (w1, b1), (w2, b2) = self.cached('folded', lambda: (
+                folded(self.conv1, self.norm1),
+                folded(self.conv2, self.norm2, getattr(self.ls, 'gamma', None))))
+            y = onednn.conv3x3(x, w1, b1, activation='gelu')
+            return onednn.conv3x3(y, w2, b2, residual=x)
         y = self.norm2(self.conv2(self.act(self.norm1(self.conv1(x)))))
         return x + self.drop_path(self.ls(y))
 

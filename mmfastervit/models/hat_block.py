@@ -2,66 +2,22 @@
 
 Each block first lets all carrier tokens (CTs) of an image attend to each
 other (the global path), then runs attention in every window over the
-window's pixels concatenated with its own CTs, so that global context reaches
-every window at linear cost in the number of pixels.
+window's pixels together with its own CTs, so that global context reaches
+every window at linear cost in the number of pixels. Tokens are compact
+``(T, C)`` tensors laid out by :mod:`.tokens`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional, Tuple
 
-import torch
-from timm.layers import DropPath, LayerScale, Mlp
+import torch.nn.functional as F
+from timm.layers import DropPath, LayerScale
 from torch import Tensor, nn
 
-from . import carrier_tokens as cts
 from .attention import GridAttention
+from .mlp import Mlp
 from .position import AbsolutePosition
-from .windows import WindowGrid, valid_tokens
-
-
-def _additive(valid: Optional[Tensor]) -> Optional[Tensor]:
-    if valid is None:
-        return None
-    return torch.zeros(valid.shape, device=valid.device).masked_fill(~valid, float('-inf'))
-
-
-@dataclass(frozen=True)
-class TokenLayout:
-    """How a stage's map is laid out as tokens during one forward pass.
-
-    ``window_mask``: ``(nW, P + window**2)`` additive key mask of each
-    window's CTs and pixels, None without padding. ``ct_mask``:
-    ``(1, Hc * Wc)`` additive key mask of the CT grid, None if every CT
-    saw real pixels. ``ct_hw`` is None when the stage runs without CTs.
-    """
-
-    grid: WindowGrid
-    ct_size: int
-    ct_hw: Optional[Tuple[int, int]]
-    window_mask: Optional[Tensor]
-    ct_mask: Optional[Tensor]
-
-    @classmethod
-    def build(cls, grid: WindowGrid, ct_size: int, ct_valid: Optional[Tensor],
-              with_carriers: bool, device: torch.device) -> TokenLayout:
-        token_valid = valid_tokens(grid, device)
-        if not with_carriers:
-            return cls(grid, ct_size, None, _additive(token_valid), None)
-        ct_hw = cts.carrier_grid_hw(grid, ct_size)
-        if token_valid is None and ct_valid is None:
-            window_mask = None
-        else:
-            n_ct = ct_size * ct_size
-            ct_w = (torch.ones(grid.num_windows, n_ct, dtype=torch.bool, device=device)
-                    if ct_valid is None else
-                    cts.to_windows(ct_valid.view(1, -1, 1), grid, ct_size)[..., 0])
-            tok_w = (torch.ones(grid.num_windows, grid.window**2, dtype=torch.bool,
-                                device=device)
-                     if token_valid is None else token_valid)
-            window_mask = _additive(torch.cat([ct_w, tok_w], 1))
-        ct_mask = None if ct_valid is None else _additive(ct_valid[None])
-        return cls(grid, ct_size, ct_hw, window_mask, ct_mask)
+from .tokens import Slots, TokenLayout
 
 
 def _layer_scale(dim: int, init: Optional[float]) -> nn.Module:
@@ -69,7 +25,7 @@ def _layer_scale(dim: int, init: Optional[float]) -> nn.Module:
 
 
 class TransformerLayer(nn.Module):
-    """Pre-norm attention + MLP residual pair over ``(G, N, C)`` tokens with
+    """Pre-norm attention + MLP residual pair over ``(T, C)`` tokens with
     per-channel layer scale and stochastic depth."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0,
@@ -81,36 +37,37 @@ class TransformerLayer(nn.Module):
         self.attn = GridAttention(dim, num_heads, qkv_bias, attn_drop, drop)
         self.ls1 = _layer_scale(dim, layer_scale)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
         self.ls2 = _layer_scale(dim, layer_scale)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, x: Tensor, grid_hw: Tuple[int, int],
-                key_mask: Optional[Tensor]) -> Tensor:
-        x = x + self.drop_path(self.ls1(self.attn(self.norm1(x), grid_hw, key_mask)))
+    def forward(self, x: Tensor, grid_hw: Tuple[int, int], slots: Slots) -> Tensor:
+        x = x + self.drop_path(self.ls1(self.attn(self.norm1(x), grid_hw, slots)))
         return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))
 
 
 class CarrierTokenBlock(TransformerLayer):
-    """The global path: attention among all CTs of an image, ``(B, Hc*Wc, C)``,
-    after adding an absolute position term over the CT grid."""
+    """The global path: attention among all CTs of an image (``(B*Hc*Wc, C)``
+    in CT-grid order), after adding an absolute position term over the CT grid."""
 
     def __init__(self, dim: int, num_heads: int, **kwargs) -> None:
         super().__init__(dim, num_heads, **kwargs)
         self.pos_embed = AbsolutePosition(dim)
 
     def forward(self, ct: Tensor, layout: TokenLayout) -> Tensor:
-        ct = ct + self.pos_embed(*layout.ct_hw).to(ct.dtype)
-        return super().forward(ct, layout.ct_hw, layout.ct_mask)
+        hw = layout.ct_hw
+        ct = (ct.view(layout.ct_slots.groups, -1, ct.shape[-1])
+              + self.pos_embed(*hw).to(ct.dtype)).flatten(0, 1)
+        return super().forward(ct, hw, layout.ct_slots)
 
 
 class HATBlock(nn.Module):
-    """One HAT block over window tokens ``(B * nW, window**2, C)`` and, when
-    the stage uses them, the image's CTs ``(B, Hc * Wc, C)``.
+    """One HAT block over a stage's compact tokens ``(T, C)``: pixels of every
+    window and, when the stage uses them, the windows' CTs.
 
-    ``propagate`` (last block of a stage) adds each window's CTs, upsampled
-    to its pixels and scaled by the CT path's first layer scale, to the
-    window tokens before the CTs are dropped.
+    ``propagate`` (last block of a stage) adds to every pixel its window's
+    nearest CT, scaled by the CT path's first layer scale, before the stage
+    drops the CTs.
     """
 
     def __init__(self, dim: int, num_heads: int, window: int,
@@ -124,18 +81,15 @@ class HATBlock(nn.Module):
         self.local = TransformerLayer(dim, num_heads, **layer_kwargs)
         self.propagate = propagate and with_carriers
 
-    def forward(self, x: Tensor, ct: Optional[Tensor], layout: TokenLayout
-                ) -> Tuple[Tensor, Optional[Tensor]]:
+    def forward(self, x: Tensor, layout: TokenLayout) -> Tensor:
         w = self.window
-        x = x + self.pos_embed(w, w).to(x.dtype)
-        if ct is None:
-            return self.local(x, (w, w), layout.window_mask), None
-
-        ct = self.carrier(ct, layout)
-        n_ct = layout.ct_size**2
-        x = torch.cat([cts.to_windows(ct, layout.grid, layout.ct_size), x], 1)
-        x = self.local(x, (w, w), layout.window_mask)
-        ct_w, x = x.split([n_ct, w * w], 1)
-        if self.propagate:
-            x = x + self.carrier.ls1(cts.upsample_to_window(ct_w, layout.ct_size, w))
-        return x, cts.from_windows(ct_w, layout.grid, layout.ct_size)
+        # window position term; CTs (position w*w) get the zero row
+        table = F.pad(self.pos_embed(w, w), (0, 0, 0, 1)).to(x.dtype)
+        x = x + table[layout.position]
+        if layout.ct_tokens is not None:
+            ct = self.carrier(x[layout.ct_tokens], layout)
+            x = x.index_copy(0, layout.ct_tokens, ct)
+        x = self.local(x, (w, w), layout.window_slots)
+        if self.propagate and layout.ct_tokens is not None:
+            x = x.index_add(0, layout.pixel_tokens, self.carrier.ls1(x[layout.pixel_ct]))
+        return x

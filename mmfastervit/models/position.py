@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import OrderedDict
-from typing import Callable, Hashable, Tuple
 
 import torch
 from torch import Tensor, nn
+
+from .eval_cache import EvalCache
 
 
 @functools.lru_cache(maxsize=64)
@@ -47,44 +47,14 @@ def relative_index(h: int, w: int, device: torch.device) -> Tensor:
     return (rel[0] + h - 1) * (2 * w - 1) + rel[1] + w - 1
 
 
-class CoordinateMLP(nn.Module):
-    """``2 -> hidden -> out_features`` MLP of coordinates.
-
-    In eval mode without autograd its results are cached per key; an entry is
-    dropped when any weight changes (load, optimizer step, ``.to()``) and the
-    whole cache when the module changes mode. Training always recomputes so
-    that the MLP stays differentiable.
-    """
-
-    max_cached = 8
+class CoordinateMLP(EvalCache):
+    """``2 -> hidden -> out_features`` MLP of coordinates; its results are
+    cached per grid in inference (:class:`EvalCache`)."""
 
     def __init__(self, out_features: int, hidden: int = 512) -> None:
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(inplace=True),
                                  nn.Linear(hidden, out_features, bias=False))
-        self._cache: OrderedDict = OrderedDict()
-
-    def train(self, mode: bool = True):
-        self._cache.clear()
-        return super().train(mode)
-
-    def _weights_version(self) -> Tuple:
-        return tuple((p._version, p.data_ptr(), p.dtype) for p in self.parameters())
-
-    def cached(self, key: Hashable, compute: Callable[[], Tensor]) -> Tensor:
-        if (self.training or torch.is_grad_enabled()
-                or torch.compiler.is_compiling()):
-            return compute()
-        version = self._weights_version()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == version:
-            self._cache.move_to_end(key)
-            return hit[1]
-        value = compute()
-        self._cache[key] = (version, value)
-        while len(self._cache) > self.max_cached:
-            self._cache.popitem(last=False)
-        return value
 
     def run_mlp(self, coords: Tensor) -> Tensor:
         weight = self.mlp[0].weight

@@ -9,8 +9,9 @@ from torch.utils.checkpoint import checkpoint
 
 from .carrier_tokens import CarrierTokenizer
 from .conv_blocks import ConvBlock, Downsample
-from .hat_block import HATBlock, TokenLayout
-from .windows import WindowGrid, merge, pad_to_grid, partition
+from .hat_block import HATBlock
+from .tokens import to_map, to_tokens, token_layout
+from .windows import WindowGrid
 
 
 class _Stage(nn.Module):
@@ -45,10 +46,11 @@ class ConvStage(_Stage):
 class HATStage(_Stage):
     """HAT blocks on ``(B, C, H, W)`` of any size.
 
-    The map is padded to whole windows and cut into windows once; all blocks
-    work on window tokens, and the padding is cropped at the end. Carrier
-    tokens are used when ``use_hat`` is set and the map has more than one
-    window (with one window, attention is already global).
+    The map becomes compact tokens once (real pixels and carrier tokens,
+    ordered by window, see :mod:`.tokens`); all blocks work on those, and the
+    pixels go back to a map at the end. Carrier tokens are used when
+    ``use_hat`` is set and the map has more than one window (with one window,
+    attention is already global).
     """
 
     def __init__(self, dim: int, depth: int, num_heads: int, window: int,
@@ -74,15 +76,16 @@ class HATStage(_Stage):
             for i in range(depth))
 
     def forward(self, x: Tensor) -> Tensor:
-        _, _, h, w = x.shape
+        b, c, h, w = x.shape
         grid = WindowGrid(h, w, self.window)
-        ct, ct_valid = None, None
+        cts, ct_valid = None, None
         if self.tokenizer is not None and grid.num_windows > 1:
-            ct, ct_valid = self.tokenizer(x, grid)
-        layout = TokenLayout.build(grid, self.ct_size, ct_valid,
-                                   ct is not None, x.device)
-        tokens = partition(pad_to_grid(x.permute(0, 2, 3, 1), grid), self.window)
+            cts, ct_valid = self.tokenizer(x, grid)
+            cts = cts.reshape(-1, c)
+        layout = token_layout(grid, self.ct_size, cts is not None, b, x.device,
+                              None if ct_valid is None else tuple(ct_valid.tolist()))
+        # (B, C, H, W) -> (B*H*W, C) pixels: a view for channels-last input
+        tokens = to_tokens(layout, x.permute(0, 2, 3, 1).reshape(-1, c), cts)
         for block in self.blocks:
-            tokens, ct = self._run(block, tokens, ct, layout)
-        x = merge(tokens, self.window, grid.rows, grid.cols)[:, :h, :w]
-        return x.permute(0, 3, 1, 2)
+            tokens = self._run(block, tokens, layout)
+        return to_map(layout, tokens).view(b, h, w, c).permute(0, 3, 1, 2)

@@ -1,0 +1,184 @@
+"""Where a HAT stage's tokens live: real tokens only, laid out by window.
+
+A stage keeps its tokens compact, as one ``(T, C)`` tensor holding only real
+tokens: window by window, the window's ``ct_size**2`` carrier tokens (CTs)
+followed by its real pixels (row-major), windows in row-major order, images
+one after another. Token-wise layers (norms, projections, MLPs) therefore never
+compute padding. Attention needs whole windows: it scatters the tokens into
+``G = B * nW`` groups of ``N = P + window**2`` slots, where slots of padding are
+empty and masked out of every attention's keys. Without padding the compact
+order is exactly the slot order, and no scattering is needed.
+
+Every index map here depends only on the shapes, so a layout is built once per
+(grid, batch) and cached.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .carrier_tokens import carrier_grid_hw
+from .windows import WindowGrid
+
+
+@dataclass(frozen=True)
+class Slots:
+    """``groups`` attention groups of ``size`` slots each; ``index`` (T,) is
+    the slot of every compact token (None: token ``t`` is slot ``t``);
+    ``key_mask`` (groups per image, size) is 0 / -inf, None if nothing is masked."""
+
+    groups: int
+    size: int
+    index: Optional[Tensor]
+    key_mask: Optional[Tensor]
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """Index maps between a stage's ``(B, H, W, C)`` map, its ``(B, Hc*Wc, C)``
+    CT grid, and its compact tokens. All indices are rows of ``(rows, C)``
+    tensors."""
+
+    grid: WindowGrid
+    ct_size: int
+    ct_hw: Optional[Tuple[int, int]]   # CT grid, None without carrier tokens
+    window_slots: Slots                # window attention
+    ct_slots: Optional[Slots]          # global attention among each image's CTs
+    source: Tensor                     # (T,) row of [pixels; CTs] each token comes from
+    pixel_of_map: Tensor               # (B*H*W,) token of each map pixel
+    ct_tokens: Optional[Tensor]        # (B*Hc*Wc,) token of each CT, CT-grid order
+    position: Tensor                   # (T,) position in window, window**2 for CTs
+    pixel_tokens: Tensor               # (T_pix,) tokens that are pixels
+    pixel_ct: Optional[Tensor]         # (T_pix,) token of the CT each pixel takes in
+    #                                    propagation (nearest CT of its window)
+
+    @property
+    def num_tokens(self) -> int:
+        return self.source.numel()
+
+
+def _additive(valid: Tensor) -> Optional[Tensor]:
+    if bool(valid.all()):
+        return None
+    return torch.zeros(valid.shape).masked_fill(~valid, float('-inf'))
+
+
+def _build(grid: WindowGrid, ct_size: int, ct_valid: Optional[Tensor], with_ct: bool,
+           batch: int) -> TokenLayout:
+    h, w, ws = grid.height, grid.width, grid.window
+    cols, nw = grid.cols, grid.num_windows
+    p = ct_size**2 if with_ct else 0
+    n = p + ws * ws
+
+    # Per image: what each of the nW * N slots holds.
+    win_r, win_c = (torch.arange(nw) // cols)[:, None], (torch.arange(nw) % cols)[:, None]
+    local = torch.arange(ws * ws)
+    pix_r, pix_c = win_r * ws + local // ws, win_c * ws + local % ws          # (nW, ws^2)
+    pix_real = (pix_r < h) & (pix_c < w)
+    real = torch.cat([torch.ones(nw, p, dtype=torch.bool), pix_real], 1)       # (nW, N)
+    slot_of_token = real.flatten().nonzero().squeeze(1)                        # (T1,)
+    token_of_slot = torch.cumsum(real.flatten(), 0) - 1                       # (nW*N,)
+    t1 = slot_of_token.numel()
+    hw = h * w
+
+    # Sources: pixels of the (H, W) map, then CTs of the CT grid.
+    pix_src = (pix_r * w + pix_c).masked_fill(~pix_real, -1)
+    if with_ct:
+        hc, wc = carrier_grid_hw(grid, ct_size)
+        ct_local = torch.arange(p)
+        ct_r = win_r * ct_size + ct_local // ct_size
+        ct_c = win_c * ct_size + ct_local % ct_size
+        ct_src = ct_r * wc + ct_c                                              # (nW, P)
+        slot_src = torch.cat([hw + ct_src, pix_src], 1).flatten()
+    else:
+        hc = wc = 0
+        slot_src = pix_src.flatten()
+    src1 = slot_src[slot_of_token]                                            # (T1,)
+    is_pix1 = src1 < hw
+    position1 = torch.full((n,), ws * ws).index_copy(
+        0, torch.arange(p, n), torch.arange(ws * ws)).repeat(nw)[slot_of_token]
+
+    # Batch: image b's tokens follow image b-1's.
+    b = torch.arange(batch)[:, None]
+    src_rows = hw * batch + hc * wc * b  # CT rows start after all pixels
+
+    def per_batch(t):
+        return t[None].expand(batch, -1)
+
+    source = torch.where(per_batch(is_pix1), per_batch(src1) + hw * b,
+                         per_batch(src1) - hw + src_rows).flatten()
+    token_ids = (torch.arange(t1)[None] + t1 * b)                             # (B, T1)
+    pixel_tokens = token_ids[:, is_pix1].flatten()
+    pixel_of_map = torch.empty(batch * hw, dtype=torch.long)
+    pixel_of_map[source[pixel_tokens]] = pixel_tokens
+    window_index = None if t1 == nw * n else (per_batch(slot_of_token) + nw * n * b).flatten()
+
+    ct_tokens = pixel_ct = ct_slots = None
+    window_valid = real
+    if with_ct:
+        ct_tokens = torch.empty(batch * hc * wc, dtype=torch.long)
+        ct_token_ids = token_ids[:, ~is_pix1].flatten()
+        ct_tokens[source[ct_token_ids] - hw * batch] = ct_token_ids
+        # propagation: pixel (i, j) of a window takes CT (i*ct//ws, j*ct//ws)
+        near = (local // ws * ct_size // ws) * ct_size + local % ws * ct_size // ws
+        near_slot = torch.arange(nw)[:, None] * n + near[None]                # (nW, ws^2)
+        pixel_ct1 = token_of_slot[near_slot[pix_real]]
+        pixel_ct = (pixel_ct1[None] + t1 * b).flatten()
+        if ct_valid is not None:
+            window_valid = real.clone()
+            window_valid[:, :p] = ct_valid.cpu()[ct_src]
+            ct_slots = Slots(batch, hc * wc, None, _additive(ct_valid.cpu()[None]))
+        else:
+            ct_slots = Slots(batch, hc * wc, None, None)
+    window_slots = Slots(batch * nw, n, window_index, _additive(window_valid))
+    return TokenLayout(grid, ct_size, (hc, wc) if with_ct else None, window_slots, ct_slots,
+                       source, pixel_of_map, ct_tokens, position1.repeat(batch),
+                       pixel_tokens, pixel_ct)
+
+
+def _to(layout: TokenLayout, device: torch.device) -> TokenLayout:
+    def move(v):
+        if isinstance(v, Tensor):
+            return v.to(device)
+        if isinstance(v, Slots):
+            return Slots(v.groups, v.size, move(v.index), move(v.key_mask))
+        return v
+    return TokenLayout(**{k: move(getattr(layout, k)) for k in layout.__dataclass_fields__})
+
+
+@functools.lru_cache(maxsize=32)
+def token_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch: int,
+                 device: torch.device, ct_valid_key: Optional[Tuple[bool, ...]] = None
+                 ) -> TokenLayout:
+    """The (cached) layout of ``batch`` maps of ``grid``. ``ct_valid_key``:
+    which CTs saw real pixels, as a tuple (None: all did)."""
+    ct_valid = None if ct_valid_key is None else torch.tensor(ct_valid_key)
+    return _to(_build(grid, ct_size, ct_valid, with_ct, batch), device)
+
+
+def to_tokens(layout: TokenLayout, pixels: Tensor, cts: Optional[Tensor]) -> Tensor:
+    """``(B*H*W, C)`` pixels (NHWC order) and ``(B*Hc*Wc, C)`` CTs -> ``(T, C)``."""
+    rows = pixels if cts is None else torch.cat([pixels, cts])
+    return rows[layout.source]
+
+
+def to_map(layout: TokenLayout, tokens: Tensor) -> Tensor:
+    """``(T, C)`` tokens -> ``(B*H*W, C)`` pixels in NHWC order."""
+    return tokens[layout.pixel_of_map]
+
+
+def scatter_to_slots(tokens: Tensor, slots: Slots) -> Tensor:
+    """``(T, D)`` -> ``(groups * size, D)``; empty slots are zeros (and masked)."""
+    if slots.index is None:
+        return tokens
+    buffer = tokens.new_zeros(slots.groups * slots.size, tokens.shape[-1])
+    return buffer.index_copy(0, slots.index, tokens)
+
+
+def gather_from_slots(values: Tensor, slots: Slots) -> Tensor:
+    """``(groups * size, D)`` -> ``(T, D)``."""
+    return values if slots.index is None else values[slots.index]

@@ -1,0 +1,47 @@
+"""tools/benchmark.py runs its three modes and writes its reports (tiny sizes;
+this checks the tool, not the speed)."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def bench(tmp_path, *args):
+    res = subprocess.run([sys.executable, 'tools/benchmark.py', '--warmup', '0', '--repeat', '2',
+                          '--out-dir', str(tmp_path), *args],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    return res.stdout
+
+
+def test_inference_mode_compares_with_the_reference(tmp_path):
+    out = bench(tmp_path, '--models', 'fastervit-0', 'reference-0', 'swin-t', 'convnext-t',
+                '--sizes', '224x224', '256x320')
+    results = json.load(open(tmp_path / 'results.json'))
+    assert {r['model'] for r in results} == {'fastervit-0', 'reference-0', 'swin-t', 'convnext-t'}
+    assert all(r['median_ms'] > 0 and r['peak_mb'] > 0 for r in results)
+    ref = [r for r in results if r['model'] == 'reference-0' and r['size'] == [224, 224]][0]
+    assert float(ref['notes']['max_abs_diff_vs_ours']) <= 1e-4  # same weights, no padding
+    assert (tmp_path / 'latency.png').stat().st_size > 1000
+    assert '| fastervit-0 | 224x224 |' in open(tmp_path / 'results.md').read()
+    assert 'Machine:' in out
+
+
+def test_train_mode_checks_with_cp(tmp_path):
+    bench(tmp_path, '--mode', 'train', '--models', 'fastervit-0', '--sizes', '128x160')
+    results = {r['model']: r for r in json.load(open(tmp_path / 'results.json'))}
+    cp = results['fastervit-0 with_cp']
+    assert float(cp['notes']['max_grad_diff']) == 0.0
+    assert cp['peak_mb'] < results['fastervit-0']['peak_mb']
+
+
+def test_flops_mode(tmp_path):
+    out = bench(tmp_path, '--mode', 'flops', '--models', 'fastervit-0', 'swin-t',
+                '--sizes', '224x224')
+    rows = {r['model']: r for r in json.load(open(tmp_path / 'flops.json'))}
+    # FasterViT-0: 31.4M parameters with the ImageNet head (0.5M) -> ~30.9M backbone
+    assert abs(rows['fastervit-0']['params_m'] - 30.9) < 0.3
+    assert 2.5 < rows['fastervit-0']['gmacs'] < 4.5   # paper: 3.3 GFLOPs (MACs) at 224
+    assert 'GMACs' in out
