@@ -23,6 +23,9 @@ model = dict(
         window_size=(7, 7, 7, 14),
         drop_path_rate=0.3,
         out_indices=(0, 1, 2, 3),
+        # The conv stages' batch norms keep their ImageNet statistics: with 2 images
+        # per GPU they could not be re-estimated (mmdet's convention for CNNs).
+        norm_eval=True,
         with_cp=False,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file)),
     neck=dict(in_channels=[96, 192, 384, 768]))

@@ -22,6 +22,9 @@ model = dict(
         window_size=(7, 7, 8, 16),
         drop_path_rate=0.3,
         out_indices=(0, 1, 2, 3),
+        # batch norms of the conv stages synchronised across GPUs, as the heads'
+        # (mmseg's convention for CNN backbones)
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file)),
     decode_head=dict(in_channels=[96, 192, 384, 768], num_classes=150),
     auxiliary_head=dict(in_channels=384, num_classes=150))

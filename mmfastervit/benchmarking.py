@@ -81,7 +81,7 @@ class ReferencePair:
     for one input size at a time, as it must be."""
 
     def __init__(self, arch: str, window_size: Optional[Sequence[int]] = None, seed: int = 0):
-        from .checkpoint import convert_official
+        from .checkpoint import RESOLUTION_BUFFERS, convert_official
         from .testing.reference import build_reference, reference_kwargs
 
         self.arch = arch
@@ -91,8 +91,7 @@ class ReferencePair:
         self._build = build_reference
         seed_model = build_reference([224, 224], seed=seed, **self.kwargs)
         self.weights = {k: v for k, v in seed_model.state_dict().items()
-                        if not k.endswith(('relative_coords_table', 'relative_position_index',
-                                           'relative_bias'))}
+                        if not k.endswith(RESOLUTION_BUFFERS)}
         self.ours = FasterViT(arch, window_size=window_size, drop_path_rate=0.0).eval()
         self.ours.load_state_dict(convert_official(self.weights)[0], strict=False)
 

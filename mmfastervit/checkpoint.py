@@ -42,7 +42,7 @@ _RENAMES: List[Tuple[str, str]] = [
     (r'(blocks\.\d+)\.gamma$', r'\1.ls.gamma'),  # conv blocks
     (r'(stages\.[23]\.blocks\.\d+)\.(norm1|attn|norm2|mlp)\.', r'\1.local.\2.'),
 ]
-_RESOLUTION_BUFFERS = ('relative_coords_table', 'relative_position_index', 'relative_bias')
+RESOLUTION_BUFFERS = ('relative_coords_table', 'relative_position_index', 'relative_bias')
 _CT_COPY = re.compile(r'^(levels\.\d+\.global_tokenizer\.)to_global_feature\.pos\.(\w+)$')
 
 
@@ -61,7 +61,7 @@ def convert_official(state_dict: Mapping[str, Tensor]
     out: Dict[str, Tensor] = {}
     dropped: Dict[str, List[str]] = defaultdict(list)
     for key, value in state_dict.items():
-        if key.rsplit('.', 1)[-1] in _RESOLUTION_BUFFERS:
+        if key.rsplit('.', 1)[-1] in RESOLUTION_BUFFERS:
             dropped['resolution-dependent buffers (rebuilt at run time)'].append(key)
             continue
         if key.startswith(('head.', 'norm.')):
@@ -190,8 +190,13 @@ def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: st
                 details.append(f'  {title} ({len(keys)}): {"; ".join(keys[:5])}'
                                + (' ...' if len(keys) > 5 else ''))
         variants = matching_variants(weights)
-        hint = (f'The file holds released variant {" / ".join(variants)}: use that arch, '
-                if variants else 'Use the arch the file was trained with, ')
+        if arch in variants:  # same variant: an override changed the structure
+            hint = (f'The file holds variant {arch!r} as released; an override of this '
+                    'backbone (hat, layer_scale, ...) changed its structure: drop it, ')
+        elif variants:
+            hint = f'The file holds released variant {" / ".join(variants)}: use that arch, '
+        else:
+            hint = 'Use the arch the file was trained with, '
         raise CheckpointMismatchError(
             f'checkpoint {source} does not match this FasterViT (arch {arch!r}).\n'
             f'  expected: {describe(expected)}\n'

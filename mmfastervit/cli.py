@@ -83,16 +83,19 @@ def main_guard(main: Callable[[], None]) -> None:
     except ConfigError as err:
         print(f'error: {err}', file=sys.stderr)
         sys.exit(2)
-    finally:
-        _close_process_group()
+    except BaseException:
+        _close_process_group(wait_for_others=False)  # no barrier: others may be stuck
+        raise
+    _close_process_group(wait_for_others=True)
 
 
-def _close_process_group() -> None:
+def _close_process_group(wait_for_others: bool) -> None:
     """Tear the process group down before the interpreter exits; otherwise
     gloo's threads can abort the process at exit ('terminate called without
-    an active exception')."""
+    an active exception'). After success all ranks meet first."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if wait_for_others:
+            dist.barrier()
         dist.destroy_process_group()

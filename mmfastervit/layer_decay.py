@@ -25,24 +25,27 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 
 
+def num_layers(depths: Sequence[int], decay_type: str = 'layer_wise') -> int:
+    """Layers of the decay schedule: stem, blocks (or stages), then the rest."""
+    return (len(depths) if decay_type == 'stage_wise' else sum(depths)) + 2
+
+
 def layer_id(name: str, depths: Sequence[int], decay_type: str = 'layer_wise') -> int:
     """Layer of a model parameter named ``name`` (``backbone.`` prefixed)."""
-    stage_wise = decay_type == 'stage_wise'
-    num_layers = (len(depths) if stage_wise else sum(depths)) + 2
     if not name.startswith('backbone.'):
-        return num_layers - 1
+        return num_layers(depths, decay_type) - 1
     name = name[len('backbone.'):]
     if name.startswith('stem.'):
         return 0
     match = re.match(r'stages\.(\d+)\.(blocks\.(\d+)|tokenizer|downsample)\.', name)
     if match is None:  # output norms: new, full learning rate
-        return num_layers - 1
+        return num_layers(depths, decay_type) - 1
     stage = int(match[1])
     if match[2] == 'downsample':
         stage, block = stage + 1, 0
     else:
         block = int(match[3]) if match[3] is not None else 0
-    if stage_wise:
+    if decay_type == 'stage_wise':
         return stage + 1
     return 1 + sum(depths[:stage]) + block
 
@@ -53,7 +56,13 @@ class FasterViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     FasterViT backbone (``constructor=`` this class's name in
     ``optim_wrapper``)."""
 
+    KEYS = ('decay_rate', 'decay_type')
+
     def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
+        unknown = set(self.paramwise_cfg) - set(self.KEYS)
+        if unknown:
+            raise ValueError(f'{type(self).__name__} takes paramwise_cfg keys {self.KEYS}, '
+                             f'not {sorted(unknown)}')
         backbone = getattr(module, 'backbone', None)
         arch = getattr(backbone, 'arch', None)
         if arch is None:
@@ -63,7 +72,7 @@ class FasterViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         decay_type = self.paramwise_cfg.get('decay_type', 'layer_wise')
         if decay_type not in ('layer_wise', 'stage_wise'):
             raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
-        num_layers = (len(arch.depths) if decay_type == 'stage_wise' else sum(arch.depths)) + 2
+        layers = num_layers(arch.depths, decay_type)
 
         groups: Dict[str, dict] = {}
         for name, param in module.named_parameters():
@@ -73,11 +82,14 @@ class FasterViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
             lid = layer_id(name, arch.depths, decay_type)
             key = f'layer_{lid}_{"no_decay" if no_decay else "decay"}'
             if key not in groups:
-                scale = decay_rate ** (num_layers - 1 - lid)
+                scale = decay_rate ** (layers - 1 - lid)
                 groups[key] = dict(params=[], lr=self.base_lr * scale, lr_scale=scale,
-                                   weight_decay=0.0 if no_decay else self.base_wd,
                                    group_name=key)
+                if no_decay:
+                    groups[key]['weight_decay'] = 0.0
+                elif self.base_wd is not None:  # else the optimizer's default
+                    groups[key]['weight_decay'] = self.base_wd
             groups[key]['params'].append(param)
         params.extend(groups[k] for k in sorted(groups, key=lambda k: int(k.split('_')[1])))
-        print_log(f'layer-wise lr decay: {len(groups)} groups over {num_layers} layers, '
+        print_log(f'layer-wise lr decay: {len(groups)} groups over {layers} layers, '
                   f'rate {decay_rate} ({decay_type})', logger='current')

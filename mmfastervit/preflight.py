@@ -50,7 +50,7 @@ def _missing_paths(dataset: dict) -> List[str]:
     paths += [os.path.join(root, p) for p in prefix.values() if isinstance(p, str) and p]
     if not paths and root:
         paths.append(root)
-    return [p for p in paths if not os.path.exists(p)]
+    return [p for p in paths if '://' not in p and not os.path.exists(p)]
 
 
 def check_datasets(cfg: Config, loaders: List[str]) -> None:
@@ -105,6 +105,12 @@ def preflight(cfg: Config, mode: str) -> None:
             loaders.append('val_dataloader')
         if cfg.get('load_from') and not cfg.get('resume'):
             check_checkpoint(cfg.load_from, 'load_from checkpoint')
+        elif not cfg.get('resume'):  # ImageNet weights, loaded at start
+            init = ((cfg.get('model') or {}).get('backbone') or {}).get('init_cfg') or {}
+            if isinstance(init, dict) and init.get('type') == 'Pretrained':
+                check_checkpoint(init.get('checkpoint'),
+                                 'model.backbone.init_cfg checkpoint (download the official '
+                                 'file named in the config, or set init_cfg=None)')
     else:
         loaders = ['test_dataloader']
     check_datasets(cfg, loaders)

@@ -21,6 +21,8 @@ from typing import Any, List
 import numpy as np
 import torch
 
+from .compat import TORCH_VERSION
+
 _STATISTICS = ('min', 'max', 'mean', 'current')
 
 
@@ -39,19 +41,33 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 def checkpoint_globals() -> List[object]:
-    """The non-tensor classes and functions our checkpoints legitimately hold."""
+    """The non-tensor classes and functions our checkpoints legitimately hold;
+    ``(object, 'module.name')`` entries name an object under the name a file
+    stores it by (numpy 2 moved ``numpy.core`` to ``numpy._core``)."""
     from mmengine.logging.history_buffer import HistoryBuffer
     from numpy.core.multiarray import _reconstruct, scalar
 
     dtypes = {type(np.dtype(t)) for t in (np.float16, np.float32, np.float64,
                                            np.int32, np.int64, np.uint8, np.bool_)}
-    return [argparse.Namespace, HistoryBuffer, _reconstruct, scalar, np.ndarray,
-            np.dtype, *sorted(dtypes, key=lambda t: t.__name__),
-            (history_buffer_getattr, 'builtins.getattr')]
+    plain = [argparse.Namespace, HistoryBuffer, _reconstruct, scalar, np.ndarray,
+             np.dtype, *sorted(dtypes, key=lambda t: t.__name__)]
+    renamed = [(history_buffer_getattr, 'builtins.getattr')]
+    for core in ('numpy.core', 'numpy._core'):
+        renamed += [(_reconstruct, f'{core}.multiarray._reconstruct'),
+                    (scalar, f'{core}.multiarray.scalar')]
+    return plain + renamed
 
 
 def allow_checkpoint_globals() -> None:
-    """Add :func:`checkpoint_globals` to torch's weights-only allowlist."""
+    """Add :func:`checkpoint_globals` to torch's weights-only allowlist.
+
+    torch < 2.4 has no allowlist, and before 2.6 ``torch.load`` does not load
+    weights-only by default (nor takes renamed entries), so there is nothing
+    to do or only the plain classes to add."""
     add = getattr(torch.serialization, 'add_safe_globals', None)
-    if add is not None:  # torch < 2.4 has no allowlist (and no weights-only default)
-        add(checkpoint_globals())
+    if add is None:
+        return
+    entries = checkpoint_globals()
+    if TORCH_VERSION < (2, 6):
+        entries = [e for e in entries if not isinstance(e, tuple)]
+    add(entries)

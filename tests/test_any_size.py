@@ -60,11 +60,11 @@ def _noisy_padding(monkeypatch):
         noise = 1e3 * torch.randn(slots.groups * slots.size, tokens.shape[-1])
         return noise.index_copy(0, slots.index, tokens)
 
-    def noisy_pad(x, grid, channels_last=True):
-        y = windows.pad_to_grid(x, grid, channels_last)
+    def noisy_pad(x, grid):
+        y = windows.pad_to_grid(x, grid)
         if y is x:
             return y
-        real = windows.pad_to_grid(torch.ones_like(x), grid, channels_last)
+        real = windows.pad_to_grid(torch.ones_like(x), grid)
         return y * real + 1e3 * torch.randn_like(y) * (1 - real)
 
     monkeypatch.setattr(attention, 'scatter_to_slots', noisy_slots)
@@ -109,7 +109,7 @@ def test_noise_in_padding_is_visible_without_masks(monkeypatch):
 def test_carrier_tokens_of_pure_padding_are_masked():
     """At stage-3 height 8 (two windows of 7), the last CT row pools only padding."""
     grid = windows.WindowGrid(8, 14, 7)
-    _, _, ct_valid = carrier_tokens.padded_pool_weights(grid, 2, torch.device('cpu'))
+    ct_valid = carrier_tokens.carrier_validity(grid, 2)
     rows = ct_valid.view(4, 4).all(dim=1)
     assert rows.tolist() == [True, True, True, False]
     # and the backbone runs on such an input (stage 3 map 8 x 14)

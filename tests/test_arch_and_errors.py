@@ -81,3 +81,9 @@ def test_out_indices_subset_and_negative():
     outs = model(torch.randn(1, 3, 64, 64))
     assert [o.shape[1] for o in outs] == [32, 128]
     assert not hasattr(model, 'norm0') and hasattr(model, 'norm3')
+
+
+def test_hat_is_for_attention_stages_only():
+    assert resolve_arch('2', hat=True).hat == (False, False, True, True)
+    with pytest.raises(ValueError, match='stages 1-2 are convolutional'):
+        resolve_arch('2', hat=(True, False, True, False))

@@ -57,7 +57,7 @@ def test_official_file_of_every_variant_loads(tmp_path, variant):
     expected_drops = EXPECTED_DROPS if model.arch.hat[2] else EXPECTED_DROPS - ct_copy
     assert set(report.dropped) == expected_drops
     buffers = report.dropped['resolution-dependent buffers (rebuilt at run time)']
-    assert buffers and all(k.rsplit('.', 1)[1] in ckpt_mod._RESOLUTION_BUFFERS for k in buffers)
+    assert buffers and all(k.rsplit('.', 1)[1] in ckpt_mod.RESOLUTION_BUFFERS for k in buffers)
     assert_loaded_exactly(model, expected)
 
 
@@ -184,3 +184,11 @@ def test_convert_tool(tmp_path, official_v0):
                           str(tmp_path / 'x.pth'), '--arch', '1'],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and 'does not match' in bad.stderr
+
+
+def test_override_that_changes_structure_is_named(official_v0):
+    """A released file into the same variant with carrier tokens switched off:
+    the error says the override, not the file, is the problem."""
+    path, _ = official_v0
+    with pytest.raises(CheckpointMismatchError, match=r"variant '0' as released; an override"):
+        load_pretrained(FasterViT('0', hat=False), path)

@@ -176,3 +176,42 @@ def test_missing_checkpoint_in_test_tool(tmp_path, tiny_coco):
     res = run_tool('tools/test.py', DEMO, str(tmp_path / 'nope.pth'),
                    '--cfg-options', f'test_dataloader.dataset.data_root={tiny_coco}/')
     assert res.returncode == 2 and "checkpoint '" in res.stderr and 'does not exist' in res.stderr
+
+
+def test_layer_decay_rejects_unknown_keys_and_takes_default_weight_decay():
+    from mmdet.registry import MODELS
+    from mmengine.optim import build_optim_wrapper
+
+    cfg = Config.fromfile(DEMO)
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    bad = dict(type='OptimWrapper', constructor='FasterViTLayerDecayOptimizerConstructor',
+               paramwise_cfg=dict(decay_rate=0.9, norm_decay_mult=0.0),
+               optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05))
+    with pytest.raises(ValueError, match=r"not \['norm_decay_mult'\]"):
+        build_optim_wrapper(model, bad)
+    no_wd = dict(bad, paramwise_cfg=dict(decay_rate=0.9),
+                 optimizer=dict(type='AdamW', lr=1e-4))  # AdamW's default weight decay
+    groups = build_optim_wrapper(model, no_wd).optimizer.param_groups
+    assert {g['weight_decay'] for g in groups} == {0.0, 0.01}
+
+
+def test_missing_imagenet_checkpoint_fails_at_once(tmp_path, tiny_coco):
+    res = run_tool('tools/train.py', os.path.join(ROOT, 'configs/cascade_fastervit_t.py'),
+                   '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                   f'train_dataloader.dataset.data_root={tiny_coco}/',
+                   f'val_dataloader.dataset.data_root={tiny_coco}/')
+    assert res.returncode == 2
+    assert "model.backbone.init_cfg checkpoint (download the official file" in res.stderr
+    assert "'checkpoints/fastervit_2_224_1k.pth.tar' does not exist" in res.stderr
+    assert not (tmp_path / 'w').exists()
+
+
+def test_demo_never_deletes_a_directory_it_did_not_make(tmp_path):
+    data = tmp_path / 'my_real_coco'
+    data.mkdir()
+    (data / 'precious.json').write_text('{}')
+    res = run_tool('tools/demo.py', 'coco', '--data-root', str(data),
+                   '--work-dir', str(tmp_path / 'w'))
+    assert res.returncode != 0 and 'was not made by this demo' in res.stderr
+    assert (data / 'precious.json').exists()

@@ -103,3 +103,16 @@ def test_fused_conv_path_matches_the_plain_one(monkeypatch, layer_scale):
     refolded = run(True)
     torch.testing.assert_close(refolded, run(False), rtol=1e-4, atol=1e-4)
     assert not torch.allclose(refolded, fused)
+
+
+def test_fused_conv_path_is_not_used_while_training_with_frozen_norms():
+    """norm_eval keeps batch norms in eval mode during training; the block
+    must still take the plain path there (stochastic depth, autograd)."""
+    from mmfastervit.models.conv_blocks import ConvBlock
+    block = ConvBlock(8, drop_path=0.5).train()
+    for m in block.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    with torch.no_grad():
+        block(torch.randn(2, 8, 8, 8).contiguous(memory_format=torch.channels_last))
+    assert len(block._cache) == 0

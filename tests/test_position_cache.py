@@ -25,14 +25,27 @@ def test_eval_cache_hits_and_is_dropped_when_weights_change():
     bias = RelativePositionBias(num_heads=4).eval()
     with torch.no_grad():
         first = bias(7, 7)
-        assert bias(7, 7) is first                     # cached
+        table = bias._cache[(7, 7)][1]
+        assert torch.equal(bias(7, 7), first) and bias._cache[(7, 7)][1] is table  # hit
         assert bias(4, 6).shape == (4, 24, 24)         # per shape
         bias.mlp[2].weight.mul_(2)                     # weights change in place
         changed = bias(7, 7)
-    assert changed is not first
-    bias._cache.clear()
+    assert bias._cache[(7, 7)][1] is not table and not torch.equal(changed, first)
+    bias.clear_cache()
+    assert len(bias._cache) == 0
     with torch.no_grad():
         torch.testing.assert_close(changed, bias(7, 7))  # equals a fresh compute
+
+
+def test_autocast_does_not_leave_low_precision_in_the_cache():
+    bias = RelativePositionBias(num_heads=4).eval()
+    with torch.no_grad():
+        fp32 = bias(7, 7)
+        bias.clear_cache()
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            bias(7, 7)
+        assert bias._cache[(7, 7)][1].dtype == torch.float32
+        assert torch.equal(bias(7, 7), fp32)
 
 
 def test_cache_follows_load_state_dict_and_optimizer_steps():

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mmfastervit.models import tokens as T
-from mmfastervit.models.carrier_tokens import carrier_grid_hw, padded_pool_weights
+from mmfastervit.models.carrier_tokens import carrier_grid_hw, carrier_validity
 from mmfastervit.models.windows import WindowGrid
 
 
@@ -33,14 +33,11 @@ def brute_force(grid, ct, with_ct, batch):
 def test_layout_matches_brute_force(h, w, ws, with_ct, batch):
     ct = 2
     grid = WindowGrid(h, w, ws)
-    ct_valid = None
-    if with_ct and grid.is_padded:
-        ct_valid = padded_pool_weights(grid, ct, torch.device('cpu'))[2]
-    key = None if ct_valid is None else tuple(ct_valid.tolist())
-    lay = T.token_layout(grid, ct, with_ct, batch, torch.device('cpu'), key)
+    ct_valid = carrier_validity(grid, ct) if with_ct else None
+    lay = T.token_layout(grid, ct, with_ct, batch, torch.device('cpu'))
     toks, hc, wc = brute_force(grid, ct, with_ct, batch)
     index = {t[:4]: k for k, t in enumerate(toks)}
-    assert lay.num_tokens == len(toks) == batch * (h * w + hc * wc)
+    assert lay.source.numel() == len(toks) == batch * (h * w + hc * wc)
 
     p = ct * ct if with_ct else 0
     n = p + ws * ws
@@ -57,6 +54,7 @@ def test_layout_matches_brute_force(h, w, ws, with_ct, batch):
             assert lay.ct_tokens[b * hc * wc + y * wc + x] == k
             slot = window * n + (y - r * ct) * ct + (x - c * ct)
         assert (lay.window_slots.index[k] if lay.window_slots.index is not None else k) == slot
+        assert lay.window_slots.token_group[k] == window
 
     pixels = [k for k, t in enumerate(toks) if t[0] == 'px']
     assert lay.pixel_tokens.tolist() == pixels
@@ -78,7 +76,7 @@ def test_layout_matches_brute_force(h, w, ws, with_ct, batch):
 
 def test_round_trip_and_slots():
     grid = WindowGrid(9, 11, 7)
-    lay = T.token_layout(grid, 2, True, 2, torch.device('cpu'), None)
+    lay = T.token_layout(grid, 2, True, 2, torch.device('cpu'))
     pixels = torch.randn(2 * 9 * 11, 5)
     cts = torch.randn(2 * 4 * 4, 5)
     toks = T.to_tokens(lay, pixels, cts)
@@ -91,6 +89,24 @@ def test_round_trip_and_slots():
 
 
 def test_layouts_are_cached_and_bounded():
-    args = (WindowGrid(10, 10, 7), 2, True, 1, torch.device('cpu'), None)
+    args = (WindowGrid(10, 10, 7), 2, True, 1, torch.device('cpu'))
     assert T.token_layout(*args) is T.token_layout(*args)
     assert T.token_layout.cache_info().maxsize is not None
+
+
+def test_drop_path_drops_whole_windows_and_images():
+    """Stochastic depth keeps or drops a residual branch for a whole window
+    (window path) or a whole image (carrier-token path), never single tokens."""
+    from mmfastervit.models.hat_block import GroupDropPath
+    torch.manual_seed(0)
+    lay = T.token_layout(WindowGrid(20, 33, 7), 2, True, 3, torch.device('cpu'))
+    drop = GroupDropPath(0.5).train()
+    for slots in (lay.window_slots, lay.ct_slots):
+        tokens = slots.token_group.numel()
+        out = drop(torch.ones(tokens, 4), slots)
+        for g in range(slots.groups):
+            values = out[slots.token_group == g].unique()
+            assert values.numel() == 1 and values.item() in (0.0, 2.0)
+        kept = torch.stack([out[slots.token_group == g][0, 0] for g in range(slots.groups)])
+        assert slots.groups == 3 or (0 < (kept > 0).sum() < slots.groups)
+    assert torch.equal(drop.eval()(torch.ones(5, 4), lay.window_slots), torch.ones(5, 4))

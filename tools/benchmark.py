@@ -1,7 +1,8 @@
 """Benchmark FasterViT against NVIDIA's implementation, Swin and ConvNeXt.
 
 Inference (default): median latency, images/s and peak memory of backbone forward
-passes for every model x input size x batch x dtype x thread count, all in one
+passes (and, with ``--config``, of the whole model's prediction) for every model x
+input size x batch x dtype x thread count, all in one
 process on the same inputs. ``fastervit-N`` is ours, ``reference-N`` NVIDIA's
 any-resolution model of the same variant and windows with identical weights (the
 max-abs difference of their stage features is reported), ``swin-{t,s,b}`` mmdet's
@@ -118,6 +119,33 @@ def run_infer(args, device):
                         print(row(m), flush=True)
                         if name.startswith('reference-'):
                             del model
+    if args.config:
+        results += run_config_inference(args, device)
+    return results
+
+
+def run_config_inference(args, device):
+    """Whole detector / segmentor of a config: preprocessing + predict."""
+    cfg, model = _build_config_model(args.config, device)
+    model.eval()
+    results = []
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for size in args.sizes:
+            for batch in args.batch:
+                packed = _config_batch(cfg, size, batch, device)
+
+                def predict(packed=packed):
+                    with torch.no_grad():
+                        return model(**model.data_preprocessor(packed, False), mode='predict')
+
+                m = bm.Measurement(osp.basename(args.config), size, batch, 'fp32', threads,
+                                   'predict', bm.time_calls(predict, device, args.warmup,
+                                                            args.repeat))
+                if not args.no_memory:
+                    m.peak_mb = bm.peak_memory_mb(predict, device)
+                results.append(m)
+                print(row(m), flush=True)
     return results
 
 

@@ -40,6 +40,21 @@ TASKS = {
 }
 
 
+MARKER = '.made-by-mmfastervit-demo'
+
+
+def fresh_dir(path: str) -> None:
+    """Empty ``path`` for a new run, but only if an earlier demo made it: a
+    directory without the marker is somebody's data and is never deleted."""
+    if osp.isdir(path) and os.listdir(path):
+        if not osp.isfile(osp.join(path, MARKER)):
+            sys.exit(f'error: {path} exists and was not made by this demo; '
+                     'pick another --work-dir / --data-root or remove it yourself')
+        shutil.rmtree(path)
+    os.makedirs(path, exist_ok=True)
+    open(osp.join(path, MARKER), 'w').close()
+
+
 def step(n: int, total: int, text: str) -> None:
     print(f'\n[{n}/{total}] {text}', flush=True)
 
@@ -67,16 +82,14 @@ def main(argv=None) -> int:
     start = time.time()
 
     step(1, 4, f'writing the synthetic dataset to {root}')
-    if osp.isdir(root):
-        shutil.rmtree(root)
+    fresh_dir(root)
     run([*task['make'], root])
 
     step(2, 4, f'training {task["config"]} (logs and checkpoints in {work_dir})')
-    if osp.isdir(work_dir):
-        shutil.rmtree(work_dir)
+    fresh_dir(work_dir)
     run(['tools/train.py', task['config'], '--work-dir', work_dir, '--cfg-options', *options])
-    checkpoint = osp.join(ROOT, work_dir, open(osp.join(ROOT, work_dir, 'last_checkpoint'))
-                          .read().strip().split('/')[-1])
+    with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as f:
+        checkpoint = osp.join(ROOT, work_dir, osp.basename(f.read().strip()))
 
     step(3, 4, f'evaluating {osp.relpath(checkpoint, ROOT)} on the held-out images')
     run(['tools/test.py', task['config'], checkpoint, '--work-dir', work_dir,

@@ -10,7 +10,6 @@ classes = ('square', 'disc', 'triangle', 'hexagon')
 metainfo = dict(classes=classes, palette=[(220, 20, 60), (0, 160, 80), (30, 80, 230),
                                           (200, 180, 0)])
 num_classes = len(classes)
-norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN needs GPUs
 width = 128
 
 
@@ -22,6 +21,7 @@ model = dict(
     backbone=dict(
         arch=dict(_delete_=True, dim=32, in_dim=32, depths=(1, 2, 3, 2), num_heads=(2, 2, 4, 8)),
         window_size=(7, 7, 7, 7), drop_path_rate=0.0, with_cp=False,
+        norm_eval=False,  # from scratch: batch norms must learn their statistics
         init_cfg=None),  # no ImageNet weights offline: from scratch
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=width),
     rpn_head=dict(in_channels=width, feat_channels=width),

@@ -12,8 +12,11 @@ NUM_STAGES = 4
 class FasterViTArch:
     """Hyper-parameters that decide a FasterViT's weights and behaviour.
 
-    ``window_size``, ``ct_size``, ``hat`` and ``drop_path_rate`` change no
-    weight shape, so the same checkpoint loads under any value of them.
+    Stages 1-2 are convolutional; ``num_heads``, ``window_size`` and ``hat``
+    matter for stages 3-4 only (``hat`` on a conv stage is an error).
+    ``window_size``, ``ct_size`` and ``drop_path_rate`` change no weight, so
+    a checkpoint loads under any value of them; ``hat`` decides whether a stage
+    has carrier-token weights.
     """
 
     dim: int
@@ -37,6 +40,9 @@ class FasterViTArch:
                 raise ValueError(f'FasterViT arch {key!r} needs {NUM_STAGES} '
                                  f'values (one per stage), got {value!r}')
             object.__setattr__(self, key, value)
+        if any(self.hat[:2]):
+            raise ValueError(f'hat={self.hat}: stages 1-2 are convolutional; carrier '
+                             'tokens (hat) apply to stages 3-4 only')
         if any(w < 1 for w in self.window_size) or self.ct_size < 1:
             raise ValueError('window_size and ct_size must be positive, got '
                              f'{self.window_size} and {self.ct_size}')
@@ -109,7 +115,8 @@ def resolve_arch(arch: Union[str, int, Mapping[str, Any]],
     if unknown:
         raise KeyError(f'unknown FasterViT arch keys {sorted(unknown)}; '
                        f'valid keys are {sorted(_FIELDS)}')
-    for key in ('window_size', 'hat'):
-        if key in cfg and not isinstance(cfg[key], Sequence):
-            cfg[key] = (cfg[key],) * NUM_STAGES  # one value for all stages
+    if 'window_size' in cfg and not isinstance(cfg['window_size'], Sequence):
+        cfg['window_size'] = (cfg['window_size'],) * NUM_STAGES  # one for all stages
+    if 'hat' in cfg and not isinstance(cfg['hat'], Sequence):
+        cfg['hat'] = (False, False, cfg['hat'], cfg['hat'])  # the attention stages
     return FasterViTArch(**cfg)

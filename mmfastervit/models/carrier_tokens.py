@@ -19,12 +19,12 @@ from torch import Tensor, nn
 from .windows import WindowGrid, pad_to_grid, valid_map
 
 
-def pool_geometry(n: int, window: int, ct_size: int) -> Tuple[int, int, int]:
-    """``(tokens, kernel, stride)`` of CT pooling along an axis of padded
-    length ``n`` (a multiple of ``window``)."""
+def pool_geometry(n: int, window: int, ct_size: int) -> Tuple[int, int]:
+    """``(kernel, stride)`` of CT pooling along an axis of padded length ``n``
+    (a multiple of ``window``), which gives ``ct_size * n / window`` tokens."""
     out = ct_size * n // window
     stride = n // out
-    return out, n - (out - 1) * stride, stride
+    return n - (out - 1) * stride, stride
 
 
 def carrier_grid_hw(grid: WindowGrid, ct_size: int) -> Tuple[int, int]:
@@ -33,26 +33,30 @@ def carrier_grid_hw(grid: WindowGrid, ct_size: int) -> Tuple[int, int]:
 
 
 def _pooling(grid: WindowGrid, ct_size: int):
-    (_, kh, sh), (_, kw, sw) = (pool_geometry(n, grid.window, ct_size)
-                                for n in grid.padded_hw)
+    (kh, sh), (kw, sw) = (pool_geometry(n, grid.window, ct_size) for n in grid.padded_hw)
     return (kh, kw), (sh, sw)
 
 
 @functools.lru_cache(maxsize=64)
-def padded_pool_weights(grid: WindowGrid, ct_size: int, device: torch.device
-                        ) -> Optional[Tuple[Tensor, Tensor, Optional[Tensor]]]:
-    """For a padded grid: the ``(1, 1, Hp, Wp)`` map of real pixels, the
-    ``(1, 1, Hc, Wc)`` divisor that turns a masked average into an average over
-    real pixels, and the ``(Hc * Wc,)`` mask of CTs that see at least one real
-    pixel (None when all do)."""
+def _real_pixel_share(grid: WindowGrid, ct_size: int, device: torch.device
+                      ) -> Optional[Tuple[Tensor, Tensor]]:
+    """For a padded grid: the ``(1, 1, Hp, Wp)`` map of real pixels and the
+    ``(1, 1, Hc, Wc)`` share of real pixels under each CT's pooling window."""
     valid = valid_map(grid, device)
     if valid is None:
         return None
     kernel, stride = _pooling(grid, ct_size)
-    weight = F.avg_pool2d(valid, kernel, stride)
-    ct_valid = weight.flatten() > 0
-    divisor = weight.clamp_min(1 / (kernel[0] * kernel[1]))
-    return valid, divisor, (None if bool(ct_valid.all()) else ct_valid)
+    return valid, F.avg_pool2d(valid, kernel, stride)
+
+
+def carrier_validity(grid: WindowGrid, ct_size: int) -> Optional[Tensor]:
+    """``(Hc * Wc,)`` bool (CPU): which CTs pool at least one real pixel; None
+    when all do."""
+    share = _real_pixel_share(grid, ct_size, torch.device('cpu'))
+    if share is None:
+        return None
+    valid = share[1].flatten() > 0
+    return None if bool(valid.all()) else valid
 
 
 class CarrierTokenizer(nn.Module):
@@ -63,16 +67,17 @@ class CarrierTokenizer(nn.Module):
         self.ct_size = ct_size
         self.pos_conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
 
-    def forward(self, x: Tensor, grid: WindowGrid) -> Tuple[Tensor, Optional[Tensor]]:
-        """Returns CTs ``(B, Hc * Wc, C)`` in row-major grid order and a
-        ``(Hc * Wc,)`` bool mask of CTs that saw real pixels (None: all did)."""
+    def forward(self, x: Tensor, grid: WindowGrid) -> Tensor:
+        """CTs ``(B, Hc * Wc, C)`` in row-major grid order; each averages the
+        real pixels under its pooling window (zero if there are none)."""
         x = self.pos_conv(x)
         kernel, stride = _pooling(grid, self.ct_size)
-        padded = padded_pool_weights(grid, self.ct_size, x.device)
-        if padded is None:
-            ct, ct_valid = F.avg_pool2d(x, kernel, stride), None
+        share = _real_pixel_share(grid, self.ct_size, x.device)
+        if share is None:
+            ct = F.avg_pool2d(x, kernel, stride)
         else:
-            valid, divisor, ct_valid = padded
-            x = pad_to_grid(x, grid, channels_last=False) * valid.to(x.dtype)
-            ct = F.avg_pool2d(x, kernel, stride) / divisor.to(x.dtype)
-        return ct.flatten(2).transpose(1, 2), ct_valid
+            valid, weight = share
+            x = pad_to_grid(x, grid) * valid.to(x.dtype)
+            divisor = weight.clamp_min(1 / (kernel[0] * kernel[1])).to(x.dtype)
+            ct = F.avg_pool2d(x, kernel, stride) / divisor
+        return ct.flatten(2).transpose(1, 2)

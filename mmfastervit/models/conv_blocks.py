@@ -40,8 +40,10 @@ def folded(conv: nn.Conv2d, norm: _BatchNorm, gamma: Optional[Tensor] = None
     return weight.contiguous(memory_format=torch.channels_last), shift
 
 
-def _fusable(x: Tensor, *norms: nn.Module) -> bool:
-    return onednn.usable(x) and all(
+def _fusable(block: nn.Module, x: Tensor, *norms: nn.Module) -> bool:
+    """Inference (no stochastic depth, no autograd) with batch norms that use
+    running statistics, on a tensor the oneDNN kernels take."""
+    return not block.training and onednn.usable(x) and all(
         isinstance(n, _BatchNorm) and n.affine and n.running_var is not None
         and not n.training for n in norms)
 
@@ -59,7 +61,7 @@ class Stem(EvalCache):
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        if _fusable(x, self.norm1, self.norm2):
+        if _fusable(self, x, self.norm1, self.norm2):
             (w1, b1), (w2, b2) = self.cached('folded', lambda: (
                 folded(self.conv1, self.norm1), folded(self.conv2, self.norm2)))
             x = onednn.conv3x3(x, w1, b1, stride=2, activation='relu')
@@ -83,7 +85,7 @@ class ConvBlock(EvalCache):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        if _fusable(x, self.norm1, self.norm2):  # drop path is off in inference
+        if _fusable(self, x, self.norm1, self.norm2):  # drop path is off in inference
             (w1, b1), (w2, b2) = self.cached('folded', lambda: (
                 folded(self.conv1, self.norm1),
                 folded(self.conv2, self.norm2, getattr(self.ls, 'gamma', None))))

@@ -8,15 +8,20 @@ from typing import Callable, Hashable, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..compat import is_compiling
+
 
 class EvalCache(nn.Module):
     """Base for modules that derive tensors from their weights (position
     biases, batch norms folded into convolutions) and may reuse them.
 
     In eval mode without autograd, :meth:`cached` keeps results per key; an
-    entry is dropped when any parameter or buffer changes (load, optimizer
-    step, ``.to()``, new batch-norm statistics) and the whole cache when the
-    module changes mode. Training always recomputes, so that gradients flow.
+    entry is dropped when a parameter or buffer changes through PyTorch (load,
+    optimizer step, ``.to()``, new batch-norm statistics) and the whole cache
+    when the module changes mode. Training always recomputes, so that
+    gradients flow. Writes through ``.data`` bypass PyTorch's version counters:
+    after those (e.g. swapping in EMA weights by hand), call :meth:`clear_cache`
+    or change the mode, as mmengine's validation loop does.
     """
 
     max_cached = 8
@@ -26,16 +31,18 @@ class EvalCache(nn.Module):
         self._cache: OrderedDict = OrderedDict()
 
     def train(self, mode: bool = True):
-        self._cache.clear()
+        self.clear_cache()
         return super().train(mode)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
 
     def _state_version(self) -> Tuple:
         return tuple((t._version, t.data_ptr(), t.dtype)
                      for t in chain(self.parameters(), self.buffers()))
 
     def cached(self, key: Hashable, compute: Callable[[], Tensor]):
-        if (self.training or torch.is_grad_enabled()
-                or torch.compiler.is_compiling()):
+        if self.training or torch.is_grad_enabled() or is_compiling():
             return compute()
         version = self._state_version()
         hit = self._cache.get(key)

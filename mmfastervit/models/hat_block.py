@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import torch.nn.functional as F
-from timm.layers import DropPath, LayerScale
+from timm.layers import LayerScale
 from torch import Tensor, nn
 
 from .attention import GridAttention
@@ -22,6 +22,26 @@ from .tokens import Slots, TokenLayout
 
 def _layer_scale(dim: int, init: Optional[float]) -> nn.Module:
     return LayerScale(dim, init) if init else nn.Identity()
+
+
+class GroupDropPath(nn.Module):
+    """Stochastic depth on compact ``(T, C)`` tokens: a residual branch is
+    dropped for whole attention groups (windows on the window path, images on
+    the carrier-token path, as the official model does), each group kept with
+    probability ``1 - p`` and rescaled by ``1 / (1 - p)``."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor, slots: Slots) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = x.new_empty(slots.groups).bernoulli_(1 - self.p).div_(1 - self.p)
+        return x * keep[slots.token_group, None]
+
+    def extra_repr(self) -> str:
+        return f'p={self.p}'
 
 
 class TransformerLayer(nn.Module):
@@ -39,11 +59,11 @@ class TransformerLayer(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
         self.ls2 = _layer_scale(dim, layer_scale)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = GroupDropPath(drop_path)
 
     def forward(self, x: Tensor, grid_hw: Tuple[int, int], slots: Slots) -> Tensor:
-        x = x + self.drop_path(self.ls1(self.attn(self.norm1(x), grid_hw, slots)))
-        return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))
+        x = x + self.drop_path(self.ls1(self.attn(self.norm1(x), grid_hw, slots)), slots)
+        return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))), slots)
 
 
 class CarrierTokenBlock(TransformerLayer):
@@ -86,10 +106,13 @@ class HATBlock(nn.Module):
         # window position term; CTs (position w*w) get the zero row
         table = F.pad(self.pos_embed(w, w), (0, 0, 0, 1)).to(x.dtype)
         x = x + table[layout.position]
+        # (casts: under CUDA autocast fp32 layer scales make fp32 results, and
+        # index_copy / index_add need one dtype)
         if layout.ct_tokens is not None:
             ct = self.carrier(x[layout.ct_tokens], layout)
-            x = x.index_copy(0, layout.ct_tokens, ct)
+            x = x.index_copy(0, layout.ct_tokens, ct.to(x.dtype))
         x = self.local(x, (w, w), layout.window_slots)
         if self.propagate and layout.ct_tokens is not None:
-            x = x.index_add(0, layout.pixel_tokens, self.carrier.ls1(x[layout.pixel_ct]))
+            carried = self.carrier.ls1(x[layout.pixel_ct]).to(x.dtype)
+            x = x.index_add(0, layout.pixel_tokens, carried)
         return x

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..compat import cpu_autocast_enabled, is_compiling
+
 try:
     _linear = torch.ops.mkldnn._linear_pointwise
     _conv = torch.ops.mkldnn._convolution_pointwise
@@ -27,8 +29,8 @@ except (AttributeError, RuntimeError):  # a torch build without oneDNN
 def usable(x: Tensor) -> bool:
     """Whether the oneDNN kernels may run on ``x`` (see the module docstring)."""
     return (_linear is not None and x.device.type == 'cpu' and x.dtype == torch.float32
-            and not torch.is_grad_enabled() and not torch.is_autocast_enabled('cpu')
-            and not torch.compiler.is_compiling())
+            and not torch.is_grad_enabled() and not cpu_autocast_enabled()
+            and not is_compiling())
 
 
 def linear(x: Tensor, layer: nn.Linear, gelu: bool = False) -> Tensor:

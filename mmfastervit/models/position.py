@@ -36,7 +36,7 @@ def log_relative_coords(h: int, w: int, device: torch.device) -> Tensor:
     return table.view(-1, 2)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def relative_index(h: int, w: int, device: torch.device) -> Tensor:
     """``(h*w, h*w)`` index into :func:`log_relative_coords` for each
     (query, key) pair of an ``h x w`` grid."""
@@ -57,8 +57,11 @@ class CoordinateMLP(EvalCache):
                                  nn.Linear(hidden, out_features, bias=False))
 
     def run_mlp(self, coords: Tensor) -> Tensor:
+        """The MLP in the weights' precision, outside autocast (so that cached
+        values never carry an autocast pass's reduced precision)."""
         weight = self.mlp[0].weight
-        return self.mlp(coords.to(weight.dtype))
+        with torch.autocast(weight.device.type, enabled=False):
+            return self.mlp(coords.to(weight.dtype))
 
 
 class AbsolutePosition(CoordinateMLP):
@@ -80,11 +83,11 @@ class RelativePositionBias(CoordinateMLP):
     def __init__(self, num_heads: int, hidden: int = 512) -> None:
         super().__init__(num_heads, hidden)
 
-    def _compute(self, h: int, w: int) -> Tensor:
-        device = self.mlp[0].weight.device
-        table = 16 * torch.sigmoid(self.run_mlp(log_relative_coords(h, w, device)))
-        return table.t()[:, relative_index(h, w, device)]
-
     def forward(self, h: int, w: int) -> Tensor:
-        """``(num_heads, h * w, h * w)`` additive attention bias."""
-        return self.cached((h, w), lambda: self._compute(h, w))
+        """``(num_heads, h * w, h * w)`` additive attention bias. Only the
+        per-offset table is cached: the full bias of a large carrier-token grid
+        is big and cheap to gather."""
+        device = self.mlp[0].weight.device
+        table = self.cached((h, w), lambda: 16 * torch.sigmoid(
+            self.run_mlp(log_relative_coords(h, w, device))))
+        return table.t()[:, relative_index(h, w, device)]

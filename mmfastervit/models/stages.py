@@ -78,12 +78,10 @@ class HATStage(_Stage):
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         grid = WindowGrid(h, w, self.window)
-        cts, ct_valid = None, None
+        cts = None
         if self.tokenizer is not None and grid.num_windows > 1:
-            cts, ct_valid = self.tokenizer(x, grid)
-            cts = cts.reshape(-1, c)
-        layout = token_layout(grid, self.ct_size, cts is not None, b, x.device,
-                              None if ct_valid is None else tuple(ct_valid.tolist()))
+            cts = self.tokenizer(x, grid).reshape(-1, c)
+        layout = token_layout(grid, self.ct_size, cts is not None, b, x.device)
         # (B, C, H, W) -> (B*H*W, C) pixels: a view for channels-last input
         tokens = to_tokens(layout, x.permute(0, 2, 3, 1).reshape(-1, c), cts)
         for block in self.blocks:

@@ -21,7 +21,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .carrier_tokens import carrier_grid_hw
+from .carrier_tokens import carrier_grid_hw, carrier_validity
 from .windows import WindowGrid
 
 
@@ -29,11 +29,13 @@ from .windows import WindowGrid
 class Slots:
     """``groups`` attention groups of ``size`` slots each; ``index`` (T,) is
     the slot of every compact token (None: token ``t`` is slot ``t``);
-    ``key_mask`` (groups per image, size) is 0 / -inf, None if nothing is masked."""
+    ``token_group`` (T,) the group of every token; ``key_mask``
+    (groups per image, size) is 0 / -inf, None if nothing is masked."""
 
     groups: int
     size: int
     index: Optional[Tensor]
+    token_group: Tensor
     key_mask: Optional[Tensor]
 
 
@@ -43,8 +45,6 @@ class TokenLayout:
     CT grid, and its compact tokens. All indices are rows of ``(rows, C)``
     tensors."""
 
-    grid: WindowGrid
-    ct_size: int
     ct_hw: Optional[Tuple[int, int]]   # CT grid, None without carrier tokens
     window_slots: Slots                # window attention
     ct_slots: Optional[Slots]          # global attention among each image's CTs
@@ -56,10 +56,6 @@ class TokenLayout:
     pixel_ct: Optional[Tensor]         # (T_pix,) token of the CT each pixel takes in
     #                                    propagation (nearest CT of its window)
 
-    @property
-    def num_tokens(self) -> int:
-        return self.source.numel()
-
 
 def _additive(valid: Tensor) -> Optional[Tensor]:
     if bool(valid.all()):
@@ -67,8 +63,13 @@ def _additive(valid: Tensor) -> Optional[Tensor]:
     return torch.zeros(valid.shape).masked_fill(~valid, float('-inf'))
 
 
-def _build(grid: WindowGrid, ct_size: int, ct_valid: Optional[Tensor], with_ct: bool,
-           batch: int) -> TokenLayout:
+def _slots(groups: int, size: int, index: Optional[Tensor], tokens: int,
+           valid: Tensor) -> Slots:
+    slot = torch.arange(tokens) if index is None else index
+    return Slots(groups, size, index, slot // size, _additive(valid))
+
+
+def _build(grid: WindowGrid, ct_size: int, with_ct: bool, batch: int) -> TokenLayout:
     h, w, ws = grid.height, grid.width, grid.window
     cols, nw = grid.cols, grid.num_windows
     p = ct_size**2 if with_ct else 0
@@ -99,8 +100,7 @@ def _build(grid: WindowGrid, ct_size: int, ct_valid: Optional[Tensor], with_ct: 
         slot_src = pix_src.flatten()
     src1 = slot_src[slot_of_token]                                            # (T1,)
     is_pix1 = src1 < hw
-    position1 = torch.full((n,), ws * ws).index_copy(
-        0, torch.arange(p, n), torch.arange(ws * ws)).repeat(nw)[slot_of_token]
+    position1 = torch.cat([torch.full((p,), ws * ws), local]).repeat(nw)[slot_of_token]
 
     # Batch: image b's tokens follow image b-1's.
     b = torch.arange(batch)[:, None]
@@ -128,16 +128,17 @@ def _build(grid: WindowGrid, ct_size: int, ct_valid: Optional[Tensor], with_ct: 
         near_slot = torch.arange(nw)[:, None] * n + near[None]                # (nW, ws^2)
         pixel_ct1 = token_of_slot[near_slot[pix_real]]
         pixel_ct = (pixel_ct1[None] + t1 * b).flatten()
-        if ct_valid is not None:
+        ct_valid = carrier_validity(grid, ct_size)
+        if ct_valid is not None:  # CTs that pool only padding take no part as keys
             window_valid = real.clone()
-            window_valid[:, :p] = ct_valid.cpu()[ct_src]
-            ct_slots = Slots(batch, hc * wc, None, _additive(ct_valid.cpu()[None]))
-        else:
-            ct_slots = Slots(batch, hc * wc, None, None)
-    window_slots = Slots(batch * nw, n, window_index, _additive(window_valid))
-    return TokenLayout(grid, ct_size, (hc, wc) if with_ct else None, window_slots, ct_slots,
-                       source, pixel_of_map, ct_tokens, position1.repeat(batch),
-                       pixel_tokens, pixel_ct)
+            window_valid[:, :p] = ct_valid[ct_src]
+        ct_slots = _slots(batch, hc * wc, None, batch * hc * wc,
+                          torch.ones(1, hc * wc, dtype=torch.bool) if ct_valid is None
+                          else ct_valid[None])
+    window_slots = _slots(batch * nw, n, window_index, source.numel(), window_valid)
+    return TokenLayout((hc, wc) if with_ct else None, window_slots, ct_slots, source,
+                       pixel_of_map, ct_tokens, position1.repeat(batch), pixel_tokens,
+                       pixel_ct)
 
 
 def _to(layout: TokenLayout, device: torch.device) -> TokenLayout:
@@ -145,19 +146,16 @@ def _to(layout: TokenLayout, device: torch.device) -> TokenLayout:
         if isinstance(v, Tensor):
             return v.to(device)
         if isinstance(v, Slots):
-            return Slots(v.groups, v.size, move(v.index), move(v.key_mask))
+            return Slots(v.groups, v.size, move(v.index), move(v.token_group), move(v.key_mask))
         return v
     return TokenLayout(**{k: move(getattr(layout, k)) for k in layout.__dataclass_fields__})
 
 
 @functools.lru_cache(maxsize=32)
 def token_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch: int,
-                 device: torch.device, ct_valid_key: Optional[Tuple[bool, ...]] = None
-                 ) -> TokenLayout:
-    """The (cached) layout of ``batch`` maps of ``grid``. ``ct_valid_key``:
-    which CTs saw real pixels, as a tuple (None: all did)."""
-    ct_valid = None if ct_valid_key is None else torch.tensor(ct_valid_key)
-    return _to(_build(grid, ct_size, ct_valid, with_ct, batch), device)
+                 device: torch.device) -> TokenLayout:
+    """The (cached) layout of ``batch`` maps of ``grid``."""
+    return _to(_build(grid, ct_size, with_ct, batch), device)
 
 
 def to_tokens(layout: TokenLayout, pixels: Tensor, cts: Optional[Tensor]) -> Tensor:

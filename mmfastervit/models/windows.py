@@ -1,8 +1,8 @@
 """Non-overlapping windows over maps of any size, padded at the bottom/right.
 
-Padding is decided per forward pass from the actual map size. Which tokens are
-padding is kept as a mask so that attention and carrier-token pooling ignore
-them (a real pixel's feature never depends on the padding).
+How many windows a map needs is decided per forward pass from its actual size.
+Padding itself only ever exists for carrier-token pooling (where it is masked
+out of every average); the tokens of a HAT stage hold real pixels only.
 """
 from __future__ import annotations
 
@@ -42,30 +42,12 @@ class WindowGrid(NamedTuple):
         return self.padded_hw != (self.height, self.width)
 
 
-def pad_to_grid(x: Tensor, grid: WindowGrid, channels_last: bool = True) -> Tensor:
-    """Zero-pad a ``(B, H, W, C)`` map (``(B, C, H, W)`` if not
-    ``channels_last``) at the bottom/right to whole windows."""
+def pad_to_grid(x: Tensor, grid: WindowGrid) -> Tensor:
+    """Zero-pad a ``(B, C, H, W)`` map at the bottom/right to whole windows."""
     hp, wp = grid.padded_hw
-    dh, dw = hp - grid.height, wp - grid.width
-    if not (dh or dw):
+    if (hp, wp) == (grid.height, grid.width):
         return x
-    return F.pad(x, (0, 0, 0, dw, 0, dh) if channels_last else (0, dw, 0, dh))
-
-
-def partition(x: Tensor, window: int) -> Tensor:
-    """``(B, Hp, Wp, C)`` -> ``(B * nW, window * window, C)``, windows in
-    row-major order within each image."""
-    b, h, w, c = x.shape
-    x = x.view(b, h // window, window, w // window, window, c)
-    return x.transpose(2, 3).reshape(-1, window * window, c)
-
-
-def merge(windows: Tensor, window: int, rows: int, cols: int) -> Tensor:
-    """Inverse of :func:`partition`: ``(B * nW, window**2, C)`` ->
-    ``(B, rows * window, cols * window, C)``."""
-    c = windows.shape[-1]
-    x = windows.view(-1, rows, cols, window, window, c).transpose(2, 3)
-    return x.reshape(-1, rows * window, cols * window, c)
+    return F.pad(x, (0, wp - grid.width, 0, hp - grid.height))
 
 
 @functools.lru_cache(maxsize=64)
@@ -77,12 +59,3 @@ def valid_map(grid: WindowGrid, device: torch.device) -> Optional[Tensor]:
     valid = torch.zeros(1, 1, *grid.padded_hw, device=device)
     valid[..., :grid.height, :grid.width] = 1
     return valid
-
-
-@functools.lru_cache(maxsize=64)
-def valid_tokens(grid: WindowGrid, device: torch.device) -> Optional[Tensor]:
-    """``(nW, window**2)`` bool, True on real pixels; None without padding."""
-    valid = valid_map(grid, device)
-    if valid is None:
-        return None
-    return partition(valid.permute(0, 2, 3, 1), grid.window)[..., 0] > 0
