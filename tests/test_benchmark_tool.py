@@ -38,10 +38,16 @@ def test_train_mode_checks_with_cp(tmp_path):
 
 
 def test_flops_mode(tmp_path):
-    out = bench(tmp_path, '--mode', 'flops', '--models', 'fastervit-0', 'swin-t',
-                '--sizes', '224x224')
-    rows = {r['model']: r for r in json.load(open(tmp_path / 'flops.json'))}
+    out = bench(tmp_path, '--mode', 'flops', '--models', 'fastervit-0', 'reference-0', 'swin-t',
+                '--sizes', '224x224', '448x448')
+    rows = {(r['model'], r['size']): r for r in json.load(open(tmp_path / 'flops.json'))}
+    assert len(rows) == 6   # every model at every size
+    ours = rows['fastervit-0', '224x224']
     # FasterViT-0: 31.4M parameters with the ImageNet head (0.5M) -> ~30.9M backbone
-    assert abs(rows['fastervit-0']['params_m'] - 30.9) < 0.3
-    assert 2.5 < rows['fastervit-0']['gmacs'] < 4.5   # paper: 3.3 GFLOPs (MACs) at 224
+    assert abs(ours['params_m'] - 30.9) < 0.3
+    assert 2.5 < ours['gmacs'] < 4.5   # paper: 3.3 GFLOPs (MACs) at 224
+    # no padding at 224: the reference does the same work
+    assert abs(rows['reference-0', '224x224']['gmacs'] / ours['gmacs'] - 1) < 0.02
+    # 4x the pixels: about 4x the work (attention is windowed)
+    assert 3.8 < rows['fastervit-0', '448x448']['gmacs'] / ours['gmacs'] < 4.4
     assert 'GMACs' in out

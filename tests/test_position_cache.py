@@ -103,3 +103,26 @@ def test_backbone_eval_outputs_identical_with_and_without_cache():
     assert caches and all(len(c) > 0 for c in caches)
     for a, b in zip(cold, warm):
         assert torch.equal(a, b)
+
+
+def test_backbone_clear_caches_after_data_writes():
+    """Writes through ``.data`` are invisible to the caches (PyTorch gives them no
+    version bump); ``clear_caches`` makes the next pass see the new weights."""
+    torch.manual_seed(0)
+    arch = dict(dim=16, in_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4))
+    model = FasterViT(arch=arch, window_size=(7, 7, 3, 3)).eval()
+    fresh = FasterViT(arch=arch, window_size=(7, 7, 3, 3)).eval()
+    x = torch.randn(1, 3, 160, 224)
+    with torch.no_grad():
+        model(x)                                    # fills the caches
+        for p, q in zip(model.parameters(), fresh.parameters()):
+            p.data.copy_(q.data)                     # e.g. an EMA swap by hand
+        for b, c in zip(model.buffers(), fresh.buffers()):
+            b.data.copy_(c.data)
+        stale = model(x)
+        model.clear_caches()
+        cleared = model(x)
+        expected = fresh(x)
+    assert any(not torch.equal(s, e) for s, e in zip(stale, expected))  # caches were stale
+    for c, e in zip(cleared, expected):
+        torch.testing.assert_close(c, e, rtol=0, atol=1e-5)

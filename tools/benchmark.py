@@ -244,31 +244,31 @@ def run_flops(args, device):
         return batch * q[-2] * k[-2] * (q[-1] + v[-1])  # QK^T and AV multiply-adds
 
     rows = []
-    size = args.sizes[0]
-    x = torch.randn(1, 3, *size, device=device)
-    targets = [(n, None) for n in args.models if not n.startswith('reference-')]
+    targets = [(n, None) for n in args.models]
     if args.config:
         targets.append((args.config, 'config'))
-    for name, kind in targets:
-        if kind == 'config':  # as mmdet's get_flops.py: a preprocessed batch
-            cfg, model = _build_config_model(name, device)
-            model.eval()
-            data = model.data_preprocessor(_config_batch(cfg, size, 1, device), False)
-            model.forward = (lambda inputs, f=model._forward, s=data['data_samples']:
-                             f(inputs, s))
-            inputs = (data['inputs'],)
-        else:
-            model = Models(args, device).get(name, size)
-            inputs = (x,)
-        analyzer = FlopAnalyzer(model, inputs)
-        analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flops)
-        analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        gflops = analyzer.total() / 1e9
-        params = parameter_count(model)[''] / 1e6
-        rows.append(dict(model=osp.basename(name), size=f'{size[0]}x{size[1]}',
-                         gmacs=round(gflops, 2), params_m=round(params, 2)))
-        print(f'{osp.basename(name):50s} {size[0]}x{size[1]}  {gflops:8.2f} GMACs  '
-              f'{params:8.2f} M params', flush=True)
+    for size in args.sizes:
+        x = torch.randn(1, 3, *size, device=device)
+        for name, kind in targets:
+            if kind == 'config':  # as mmdet's get_flops.py: a preprocessed batch
+                cfg, model = _build_config_model(name, device)
+                model.eval()
+                data = model.data_preprocessor(_config_batch(cfg, size, 1, device), False)
+                model.forward = (lambda inputs, f=model._forward, s=data['data_samples']:
+                                 f(inputs, s))
+                inputs = (data['inputs'],)
+            else:
+                model = Models(args, device).get(name, size)
+                inputs = (x,)
+            analyzer = FlopAnalyzer(model, inputs)
+            analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flops)
+            analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            gflops = analyzer.total() / 1e9
+            params = parameter_count(model)[''] / 1e6
+            rows.append(dict(model=osp.basename(name), size=f'{size[0]}x{size[1]}',
+                             gmacs=round(gflops, 2), params_m=round(params, 2)))
+            print(f'{osp.basename(name):50s} {size[0]}x{size[1]}  {gflops:8.2f} GMACs  '
+                  f'{params:8.2f} M params', flush=True)
     return rows
 
 

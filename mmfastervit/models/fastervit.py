@@ -13,6 +13,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .arch_zoo import NUM_STAGES, FasterViTArch, resolve_arch
 from .conv_blocks import Stem
+from .eval_cache import EvalCache
 from .stages import ConvStage, HATStage
 
 #: Smallest input side: each of the five stride-2 steps keeps at least a pixel.
@@ -153,6 +154,14 @@ class FasterViT(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+    def clear_caches(self) -> None:
+        """Drop every inference cache (position biases, folded batch norms).
+        Needed only after writing weights through ``.data``, which PyTorch's
+        version counters (and so the caches) do not see."""
+        for m in self.modules():
+            if isinstance(m, EvalCache):
+                m.clear_cache()
 
     # ------------------------------------------------------------- weights
     def init_weights(self) -> None:
