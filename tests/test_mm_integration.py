@@ -4,6 +4,7 @@ import sys
 import textwrap
 
 import torch
+from mm_batches import det_loss_step, seg_loss_step
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -23,7 +24,6 @@ def backbone_grads(model):
 
 def test_cascade_mask_rcnn_forward_backward(tmp_path):
     from mmdet.registry import MODELS
-    from mmdet.testing import demo_mm_inputs
 
     cfg = load_config(tmp_path, f"""
         _base_ = 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py'
@@ -38,14 +38,7 @@ def test_cascade_mask_rcnn_forward_backward(tmp_path):
     model.init_weights()
     model.train()
 
-    torch.manual_seed(0)
-    packed = demo_mm_inputs(2, [[3, 320, 416], [3, 288, 352]], num_items=[3, 2],
-                            with_mask=True, num_classes=80)
-    data = model.data_preprocessor(packed, training=True)
-    losses = model(**data, mode='loss')
-    loss, _ = model.parse_losses(losses)
-    assert torch.isfinite(loss)
-    loss.backward()
+    packed, _, _ = det_loss_step(model)
     grads = backbone_grads(model)
     assert grads and all(g is not None for g in grads)
     assert sum(g.abs().sum() for g in grads) > 0
@@ -57,9 +50,7 @@ def test_cascade_mask_rcnn_forward_backward(tmp_path):
 
 
 def test_upernet_forward_backward(tmp_path):
-    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
 
     cfg = load_config(tmp_path, f"""
         _base_ = 'mmseg::_base_/models/upernet_swin.py'
@@ -77,20 +68,7 @@ def test_upernet_forward_backward(tmp_path):
     model.init_weights()
     model.train()
 
-    torch.manual_seed(0)
-    samples = []
-    for _ in range(2):
-        s = SegDataSample(metainfo=dict(img_shape=(256, 256), ori_shape=(256, 256),
-                                        pad_shape=(256, 256)))
-        s.gt_sem_seg = PixelData(data=torch.randint(0, 5, (1, 256, 256)))
-        samples.append(s)
-    data = model.data_preprocessor(
-        dict(inputs=[torch.randint(0, 255, (3, 256, 256), dtype=torch.uint8)] * 2,
-             data_samples=samples), training=True)
-    losses = model(**data, mode='loss')
-    loss, _ = model.parse_losses(losses)
-    assert torch.isfinite(loss)
-    loss.backward()
+    seg_loss_step(model, size=256, num_classes=5)
     grads = backbone_grads(model)
     assert grads and all(g is not None for g in grads)
 
