@@ -1,10 +1,10 @@
-"""FasterViT backbones for MMDetection 3.x and MMSegmentation 1.x.
+"""Fast vision-transformer backbones for MMDetection 3.x and MMSegmentation 1.x.
 
 ``custom_imports=dict(imports=['mmfastervit'])`` in an mmdet or mmseg config
-registers ``type='FasterViT'`` and the optimizer-wrapper constructor
-``FasterViTLayerDecayOptimizerConstructor`` (in mmengine's root registries,
-which both libraries' registries search) and lets torch's weights-only loader read
-official FasterViT files and mmengine training checkpoints.
+registers the backbones (``type='FasterViT'``) and the optimizer-wrapper
+constructor ``FasterViTLayerDecayOptimizerConstructor`` (in mmengine's root
+registries, which both libraries' registries search) and lets torch's
+weights-only loader read official checkpoints and mmengine training checkpoints.
 """
 from .safe_load import allow_checkpoint_globals
 
@@ -12,8 +12,16 @@ allow_checkpoint_globals()
 
 from .hooks import ValidateBeforeTrainHook  # noqa: E402
 from .layer_decay import FasterViTLayerDecayOptimizerConstructor  # noqa: E402
-from .models import FasterViT, FasterViTArch, arch_zoo, resolve_arch  # noqa: E402
+from .models import (  # noqa: E402
+    FasterViT,
+    FasterViTArch,
+    InputError,
+    PyramidBackbone,
+    arch_zoo,
+    resolve_arch,
+)
 
 __version__ = '0.1.0'
 __all__ = ['FasterViT', 'FasterViTArch', 'FasterViTLayerDecayOptimizerConstructor',
-           'ValidateBeforeTrainHook', 'arch_zoo', 'resolve_arch']
+           'InputError', 'PyramidBackbone', 'ValidateBeforeTrainHook', 'arch_zoo',
+           'resolve_arch']

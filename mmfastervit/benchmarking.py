@@ -81,7 +81,7 @@ class ReferencePair:
     for one input size at a time, as it must be."""
 
     def __init__(self, arch: str, window_size: Optional[Sequence[int]] = None, seed: int = 0):
-        from .checkpoint import RESOLUTION_BUFFERS, convert_official
+        from .models.fastervit.checkpoint_format import RESOLUTION_BUFFERS, convert_official
         from .testing.reference import build_reference, reference_kwargs
 
         self.arch = arch

@@ -10,8 +10,8 @@ TORCH_VERSION = tuple(int(v) for v in re.findall(r'\d+', torch.__version__)[:2])
 
 
 def is_compiling() -> bool:
-    """Whether ``torch.compile`` is tracing (``torch.compiler.is_compiling``
-    from 2.3, ``torch._dynamo.is_compiling`` before)."""
+    """Whether ``torch.compile`` / ``torch.export`` is tracing
+    (``torch.compiler.is_compiling`` from 2.3, ``torch._dynamo.is_compiling`` before)."""
     fn = getattr(getattr(torch, 'compiler', None), 'is_compiling', None)
     if fn is None:
         from torch import _dynamo
@@ -19,9 +19,23 @@ def is_compiling() -> bool:
     return fn()
 
 
-def cpu_autocast_enabled() -> bool:
-    """``torch.is_autocast_enabled('cpu')`` (2.4+) or its older spelling."""
+def is_tracing() -> bool:
+    """Whether the forward pass is being recorded rather than just run: by
+    ``torch.jit.trace`` (the TorchScript ONNX exporter), ``torch.export`` (the
+    dynamo ONNX exporter) or ``torch.compile``. Shapes are then symbolic, and
+    data-dependent Python control flow would be baked into the graph."""
+    return torch.jit.is_tracing() or is_compiling()
+
+
+def autocast_enabled(device_type: str) -> bool:
+    """``torch.is_autocast_enabled(device_type)`` (2.4+) or its older spellings."""
     try:
-        return torch.is_autocast_enabled('cpu')
+        return torch.is_autocast_enabled(device_type)
     except TypeError:
-        return torch.is_autocast_cpu_enabled()
+        if device_type == 'cpu':
+            return torch.is_autocast_cpu_enabled()
+        return torch.is_autocast_enabled()
+
+
+def cpu_autocast_enabled() -> bool:
+    return autocast_enabled('cpu')

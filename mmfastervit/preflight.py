@@ -11,8 +11,6 @@ from typing import Iterator, List, Optional
 
 from mmengine.config import Config
 
-from .models.arch_zoo import resolve_arch
-
 
 class ConfigError(ValueError):
     """A config cannot work as written; the message says how to fix it."""
@@ -78,14 +76,19 @@ def check_datasets(cfg: Config, loaders: List[str]) -> None:
 
 
 def check_backbone(cfg: Config) -> None:
-    """A FasterViT backbone's arch resolves (fails before any model is built)."""
-    backbone = (cfg.get('model') or {}).get('backbone') or {}
-    if backbone.get('type') not in ('FasterViT', 'mmfastervit.FasterViT'):
+    """One of our backbones' ``arch`` resolves (fails before any model is built)."""
+    from mmengine.registry import MODELS
+
+    from .models import PyramidBackbone
+
+    backbone = dict((cfg.get('model') or {}).get('backbone') or {})
+    name = str(backbone.pop('type', '')).split('.')[-1]
+    cls = MODELS.get(name) if name else None
+    if not (isinstance(cls, type) and issubclass(cls, PyramidBackbone)):
         return
+    overrides = {k: backbone[k] for k in cls.arch_overrides if k in backbone}
     try:
-        resolve_arch(backbone.get('arch', '0'),
-                     **{k: backbone.get(k) for k in ('window_size', 'ct_size', 'hat',
-                                                     'drop_path_rate', 'layer_scale')})
+        cls.resolve_arch(backbone.get('arch', cls.default_arch), **overrides)
     except (KeyError, ValueError, TypeError) as err:
         msg = err.args[0] if err.args else str(err)
         raise ConfigError(f'model.backbone: {msg}') from None

@@ -4,12 +4,12 @@ import math
 import pytest
 import torch
 
-import mmfastervit.models.attention as attention
-import mmfastervit.models.carrier_tokens as carrier_tokens
-import mmfastervit.models.tokens as tokens
+import mmfastervit.models.fastervit.attention as attention
+import mmfastervit.models.fastervit.carrier_tokens as carrier_tokens
+import mmfastervit.models.fastervit.tokens as tokens
 from mmfastervit import FasterViT
-from mmfastervit.models import windows
-from mmfastervit.models.position import absolute_coords, log_relative_coords
+from mmfastervit.models.fastervit import windows
+from mmfastervit.models.fastervit.position import absolute_coords, log_relative_coords
 
 # Small widths, but every mechanism on: CTs in stages 3 and 4, propagation,
 # layer scale, and windows that rarely divide the maps.

@@ -7,9 +7,10 @@ import sys
 import pytest
 import torch
 
-import mmfastervit.checkpoint as ckpt_mod
+import mmfastervit.checkpoint.loading as loading_mod
 from mmfastervit import FasterViT, arch_zoo
-from mmfastervit.checkpoint import CheckpointMismatchError, convert_official, load_pretrained
+from mmfastervit.checkpoint import CheckpointMismatchError, load_pretrained
+from mmfastervit.models.fastervit.checkpoint_format import RESOLUTION_BUFFERS, convert_official
 from mmfastervit.testing.reference import build_reference, reference_kwargs, save_official_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +58,7 @@ def test_official_file_of_every_variant_loads(tmp_path, variant):
     expected_drops = EXPECTED_DROPS if model.arch.hat[2] else EXPECTED_DROPS - ct_copy
     assert set(report.dropped) == expected_drops
     buffers = report.dropped['resolution-dependent buffers (rebuilt at run time)']
-    assert buffers and all(k.rsplit('.', 1)[1] in ckpt_mod.RESOLUTION_BUFFERS for k in buffers)
+    assert buffers and all(k.rsplit('.', 1)[1] in RESOLUTION_BUFFERS for k in buffers)
     assert_loaded_exactly(model, expected)
 
 
@@ -76,7 +77,7 @@ def test_official_file_layouts(tmp_path, official_v0, layout, prefix):
 def test_init_cfg_pretrained_loads_and_logs(official_v0, monkeypatch):
     path, ref = official_v0
     messages = []
-    monkeypatch.setattr(ckpt_mod, 'print_log', lambda msg, **kw: messages.append(msg))
+    monkeypatch.setattr(loading_mod, 'print_log', lambda msg, **kw: messages.append(msg))
     model = FasterViT('0', init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     assert_loaded_exactly(model, convert_official(ref.state_dict())[0])
@@ -174,7 +175,7 @@ def test_convert_tool(tmp_path, official_v0):
     res = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', path, str(out)],
                          cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert 'variant: 0' in res.stdout and 'resolution-dependent buffers' in res.stdout
+    assert 'FasterViT variant: 0' in res.stdout and 'resolution-dependent buffers' in res.stdout
     model = FasterViT('0')
     report = load_pretrained(model, str(out))
     assert report.dropped == {} and report.new == output_norm_keys(model)

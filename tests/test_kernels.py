@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import mmfastervit.models.onednn as lin
+import mmfastervit.models.common.onednn as lin
 from mmfastervit import FasterViT
 
 pytestmark = pytest.mark.skipif(lin._linear is None, reason='torch built without oneDNN')
@@ -77,7 +77,7 @@ def _randomize_norms(module):
 def test_fused_conv_path_matches_the_plain_one(monkeypatch, layer_scale):
     """Conv stem and conv blocks: BN folded + activation/residual fused by
     oneDNN == the plain modules, and the fold follows new BN statistics."""
-    from mmfastervit.models.conv_blocks import ConvBlock, Stem
+    from mmfastervit.models.fastervit.conv_blocks import ConvBlock, Stem
     torch.manual_seed(0)
     stem, block = Stem(3, 16, 24).eval(), ConvBlock(24, layer_scale).eval()
     if layer_scale:
@@ -108,7 +108,7 @@ def test_fused_conv_path_matches_the_plain_one(monkeypatch, layer_scale):
 def test_fused_conv_path_is_not_used_while_training_with_frozen_norms():
     """norm_eval keeps batch norms in eval mode during training; the block
     must still take the plain path there (stochastic depth, autograd)."""
-    from mmfastervit.models.conv_blocks import ConvBlock
+    from mmfastervit.models.fastervit.conv_blocks import ConvBlock
     block = ConvBlock(8, drop_path=0.5).train()
     for m in block.modules():
         if isinstance(m, nn.BatchNorm2d):

@@ -2,7 +2,7 @@
 import torch
 
 from mmfastervit import FasterViT
-from mmfastervit.models.position import (
+from mmfastervit.models.fastervit.position import (
     AbsolutePosition,
     RelativePositionBias,
     absolute_coords,

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from mmfastervit.models import tokens as T
-from mmfastervit.models.carrier_tokens import carrier_grid_hw, carrier_validity
-from mmfastervit.models.windows import WindowGrid
+from mmfastervit.models.fastervit import tokens as T
+from mmfastervit.models.fastervit.carrier_tokens import carrier_grid_hw, carrier_validity
+from mmfastervit.models.fastervit.windows import WindowGrid
 
 
 def brute_force(grid, ct, with_ct, batch):
@@ -97,7 +97,7 @@ def test_layouts_are_cached_and_bounded():
 def test_drop_path_drops_whole_windows_and_images():
     """Stochastic depth keeps or drops a residual branch for a whole window
     (window path) or a whole image (carrier-token path), never single tokens."""
-    from mmfastervit.models.hat_block import GroupDropPath
+    from mmfastervit.models.fastervit.hat_block import GroupDropPath
     torch.manual_seed(0)
     lay = T.token_layout(WindowGrid(20, 33, 7), 2, True, 3, torch.device('cpu'))
     drop = GroupDropPath(0.5).train()

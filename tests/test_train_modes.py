@@ -52,7 +52,7 @@ def test_with_cp_gives_identical_outputs_and_gradients():
 
 def test_with_cp_actually_recomputes(monkeypatch):
     """Checkpointed blocks run their forward twice in one training step."""
-    from mmfastervit.models import hat_block
+    from mmfastervit.models.fastervit import hat_block
 
     calls = []
     original = hat_block.HATBlock.forward

@@ -1,56 +1,59 @@
-"""Convert an official FasterViT ImageNet file to mmfastervit's key layout, once.
+"""Convert an official ImageNet checkpoint to mmfastervit's key layout, once.
 
     python tools/convert_official_checkpoint.py fastervit_2_224_1k.pth.tar \
         checkpoints/fastervit_2_in1k_mmfastervit.pth [--arch 2]
 
-The output holds only the backbone weights (``state_dict``) and a ``meta``
-entry naming the source and the variant. Converting is optional: configs may
-also point ``init_cfg.checkpoint`` at the official file directly.
+The family is recognised from the file's keys. The output holds only the
+backbone weights (``state_dict``) and a ``meta`` entry naming the source, the
+family and the variant. Converting is optional: configs may also point
+``init_cfg.checkpoint`` at the official file directly.
 """
 import argparse
 import os
+import os.path as osp
 import sys
 
-import torch
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from mmfastervit import FasterViT
-from mmfastervit.checkpoint import (
-    check_compatible,
-    convert_official,
-    extract_state_dict,
-    is_official,
-    load_file,
-    matching_variants,
-)
+import torch  # noqa: E402
+
+from mmfastervit.checkpoint import check_compatible, extract_state_dict, read_checkpoint  # noqa: E402,E501
+from mmfastervit.models import FasterViT  # noqa: E402
+
+#: backbone classes whose official files this tool converts
+FAMILIES = [FasterViT]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='official checkpoint (.pth.tar)')
+    parser.add_argument('src', help='official checkpoint (.pth / .pth.tar)')
     parser.add_argument('dst', help='where to write the converted file')
     parser.add_argument('--arch', help='variant the file must match (default: detect)')
     args = parser.parse_args(argv)
 
-    weights = extract_state_dict(load_file(args.src))
-    if not is_official(weights):
-        print(f'{args.src} is not in the official key layout (no levels.* / '
-              'patch_embed.* keys); it may already be converted.', file=sys.stderr)
+    weights = extract_state_dict(read_checkpoint(args.src))
+    family = next((cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)), None)
+    if family is None:
+        names = ', '.join(cls.__name__ for cls in FAMILIES)
+        print(f'{args.src} is not in the official key layout of {names}; it may already '
+              'be converted.', file=sys.stderr)
         return 1
-    weights, dropped = convert_official(weights)
-    variants = matching_variants(weights)
+    fmt = family.checkpoint_format
+    weights, dropped = fmt.convert_official(weights)
+    variants = fmt.matching_variants(weights)
     if args.arch:
-        check_compatible(FasterViT(args.arch), weights, args.src)
+        check_compatible(family(args.arch), weights, args.src)
         variants = [args.arch]
     elif not variants:
         print('warning: the weights match no released variant; load them with an '
               'arch dict of the same structure', file=sys.stderr)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.dst)), exist_ok=True)
-    meta = dict(source=os.path.basename(args.src), variants=variants,
+    meta = dict(source=os.path.basename(args.src), family=fmt.family, variants=variants,
                 dropped={reason: len(keys) for reason, keys in dropped.items()})
     torch.save(dict(state_dict=weights, meta=meta), args.dst)
     print(f'wrote {len(weights)} tensors to {args.dst}')
-    print(f'variant: {" / ".join(variants) or "custom"}')
+    print(f'{fmt.family} variant: {" / ".join(variants) or "custom"}')
     for reason, keys in dropped.items():
         print(f'dropped {len(keys)} keys: {reason}')
     return 0

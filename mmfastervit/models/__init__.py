@@ -1,5 +1,6 @@
-"""FasterViT model parts; importing this registers the backbone."""
-from .arch_zoo import FasterViTArch, arch_zoo, resolve_arch
-from .fastervit import MIN_INPUT_SIZE, FasterViT
+"""The backbone families; importing this registers every backbone."""
+from .common import InputError, PyramidBackbone
+from .fastervit import MIN_INPUT_SIZE, FasterViT, FasterViTArch, arch_zoo, resolve_arch
 
-__all__ = ['FasterViT', 'FasterViTArch', 'arch_zoo', 'resolve_arch', 'MIN_INPUT_SIZE']
+__all__ = ['FasterViT', 'FasterViTArch', 'InputError', 'PyramidBackbone', 'arch_zoo',
+           'resolve_arch', 'MIN_INPUT_SIZE']

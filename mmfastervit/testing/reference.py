@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from mmfastervit import FasterViT, arch_zoo
-from mmfastervit.checkpoint import convert_official
+from mmfastervit.models.fastervit.checkpoint_format import convert_official
 
 
 def reference_kwargs(arch: str, **overrides) -> dict:

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .eval_cache import EvalCache
+from ..common.eval_cache import EvalCache
 
 
 @functools.lru_cache(maxsize=64)

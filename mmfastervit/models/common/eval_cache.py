@@ -8,7 +8,7 @@ from typing import Callable, Hashable, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..compat import is_compiling
+from ...compat import is_compiling
 
 
 class EvalCache(nn.Module):

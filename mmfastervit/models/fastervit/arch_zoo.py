@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
-NUM_STAGES = 4
+from ..common.backbone import NUM_STAGES
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,9 @@ def resolve_arch(arch: Union[str, int, Mapping[str, Any]],
     a :class:`FasterViTArch`; ``overrides`` that are not ``None`` replace the
     variant's values (e.g. ``window_size=(7, 7, 14, 7)``)."""
     if isinstance(arch, (str, int)) and not isinstance(arch, bool):
-        name = str(arch).lower().removeprefix('fastervit-').removeprefix(
-            'faster_vit_').replace('_', '-')
+        name = str(arch).lower().replace('_', '-')
+        for prefix in ('fastervit-', 'faster-vit-'):  # 'FasterViT_2', 'faster_vit_2'
+            name = name.removeprefix(prefix)
         if name not in arch_zoo:
             raise KeyError(f'unknown FasterViT arch {arch!r}; choose one of '
                            f'{sorted(arch_zoo)} or pass a dict with at least '

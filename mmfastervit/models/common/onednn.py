@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..compat import cpu_autocast_enabled, is_compiling
+from ...compat import cpu_autocast_enabled, is_compiling
 
 try:
     _linear = torch.ops.mkldnn._linear_pointwise

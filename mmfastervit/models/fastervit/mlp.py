@@ -1,7 +1,7 @@
 """The transformer blocks' MLP."""
 from torch import Tensor, nn
 
-from .onednn import linear
+from ..common.onednn import linear
 
 
 class Mlp(nn.Module):

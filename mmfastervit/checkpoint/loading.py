@@ -1,0 +1,98 @@
+"""Loading pretrained weights into a backbone: conversion of official files,
+structure checks with messages that name the variant, and a load report."""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional
+
+from mmengine.logging import print_log
+from torch import Tensor, nn
+
+from .errors import CheckpointMismatchError
+from .io import extract_state_dict, read_checkpoint
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_pretrained` did."""
+
+    source: str
+    loaded: List[str]
+    new: List[str] = field(default_factory=list)
+    dropped: Dict[str, List[str]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [f'loaded {len(self.loaded)} tensors from {self.source}']
+        if self.new:
+            lines.append(f'not in the file, left at their initialisation (new output norms): '
+                         f'{", ".join(self.new)}')
+        for reason, keys in self.dropped.items():
+            lines.append(f'dropped {len(keys)} keys: {reason}')
+        return '\n'.join(lines)
+
+
+def _output_norm_keys(model: nn.Module) -> List[str]:
+    return [k for k in model.state_dict() if re.match(r'norm\d\.', k)]
+
+
+def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: str) -> List[str]:
+    """Raise :class:`CheckpointMismatchError` unless ``weights`` fill every
+    tensor of ``model`` but its output norms with the right shapes. Returns
+    the model keys the file does not fill."""
+    fmt = model.checkpoint_format
+    expected = model.state_dict()
+    allowed_new = set(_output_norm_keys(model))
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    mismatched = [f'{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}'
+                  for k, v in weights.items() if k in expected and v.shape != expected[k].shape]
+    bad_missing = [k for k in missing if k not in allowed_new]
+    if unexpected or bad_missing or mismatched:
+        arch = getattr(getattr(model, 'arch', None), 'name', '?')
+        details = []
+        for title, keys in (('shape mismatches', mismatched), ('missing', bad_missing),
+                            ('unexpected', unexpected)):
+            if keys:
+                details.append(f'  {title} ({len(keys)}): {"; ".join(keys[:5])}'
+                               + (' ...' if len(keys) > 5 else ''))
+        variants = fmt.matching_variants(weights)
+        if arch in variants:  # same variant: an override changed the structure
+            hint = (f'The file holds variant {arch!r} as released; an override of this '
+                    f'backbone ({fmt.override_hint}) changed its structure: drop it, ')
+        elif variants:
+            hint = f'The file holds released variant {" / ".join(variants)}: use that arch, '
+        else:
+            hint = 'Use the arch the file was trained with, '
+        raise CheckpointMismatchError(
+            f'checkpoint {source} does not match this {fmt.family} (arch {arch!r}).\n'
+            f'  expected: {fmt.describe(expected)}\n'
+            f'  found:    {fmt.describe(weights)}\n' + '\n'.join(details) +
+            f'\n{hint}or the file for arch {arch!r}.')
+    return missing
+
+
+def backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = None,
+                     map_location='cpu'):
+    """The weights of ``path`` for ``model``, in our layout, and the keys
+    dropped in conversion (by reason)."""
+    fmt = model.checkpoint_format
+    weights = extract_state_dict(read_checkpoint(path, map_location, fmt.download_hint),
+                                 prefix)
+    dropped: Dict[str, List[str]] = {}
+    if fmt.is_official(weights):
+        weights, dropped = fmt.convert_official(weights)
+    return weights, dropped
+
+
+def load_pretrained(model: nn.Module, path: str, prefix: Optional[str] = None,
+                    map_location='cpu', logger=None) -> LoadReport:
+    """Load an official or converted file into ``model`` after checking that
+    it matches; logs and returns a :class:`LoadReport`."""
+    weights, dropped = backbone_weights(model, path, prefix, map_location)
+    missing = check_compatible(model, weights, path)
+    model.load_state_dict(weights, strict=False)
+    report = LoadReport(path, sorted(weights), sorted(missing), dropped)
+    print_log(str(report), logger=logger or 'current', level=logging.INFO)
+    return report

@@ -1,0 +1,6 @@
+"""What the backbone families share: the pyramid base class, input checks,
+inference caches and CPU kernels."""
+from .backbone import NUM_STAGES, PyramidBackbone
+from .inputs import InputError
+
+__all__ = ['NUM_STAGES', 'PyramidBackbone', 'InputError']

@@ -1,0 +1,152 @@
+"""What every backbone of this package shares: the pyramid contract with
+mmdet / mmseg, training modes, input checks and pretrained loading.
+
+A family (FasterViT, LITv2) builds ``self.stem`` and ``self.stages`` (each stage
+a module with a ``downsample`` attribute, None for the last) and calls
+:meth:`PyramidBackbone._finish`. The feature of stage ``i`` is its output
+before its downsampler, through a fresh channel LayerNorm ``norm{i}``.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping, Optional, Sequence, Tuple
+
+import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from timm.layers import LayerNorm2d
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ...compat import is_tracing
+from .eval_cache import EvalCache
+from .inputs import check_finite, check_input
+
+NUM_STAGES = 4
+
+
+class PyramidBackbone(BaseModule):
+    """Base of the registered backbones: ``(B, C, H, W)`` -> a tuple of
+    ``(B, C_i, H_i, W_i)`` maps at strides 4, 8, 16, 32 for ``out_indices``.
+
+    Args:
+        in_channels: input channels.
+        out_indices: stages whose features are returned (negative indices count
+            from the last stage).
+        frozen_stages: freeze the stem (0) and stages ``< frozen_stages`` with
+            their downsamplers and output norms; -1 freezes nothing.
+        norm_eval: keep every batch norm in eval mode while training.
+        check_finite: raise, naming the batch element, when an input holds NaN
+            or inf (eager mode only; off by default, as the check synchronises).
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads an official
+            ImageNet file or one of ours, through :mod:`mmfastervit.checkpoint`.
+    """
+
+    #: smallest input height / width the family's strides allow
+    min_input_size: ClassVar[int] = 32
+    #: how the family's official checkpoints map onto the model (a
+    #: :class:`mmfastervit.checkpoint.CheckpointFormat`)
+    checkpoint_format: ClassVar[Any] = None
+    #: the ``arch`` a config gets when it names none
+    default_arch: ClassVar[Any] = None
+    #: constructor arguments that override the variant's values (passed on
+    #: to :meth:`resolve_arch`)
+    arch_overrides: ClassVar[Tuple[str, ...]] = ()
+
+    def __init__(self, in_channels: int = 3, out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1, norm_eval: bool = False,
+                 check_finite: bool = False, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        out_indices = tuple(out_indices)
+        self.out_indices = tuple(sorted({i % NUM_STAGES for i in out_indices}))
+        if not out_indices or len(self.out_indices) != len(out_indices) or any(
+                not -NUM_STAGES <= i < NUM_STAGES for i in out_indices):
+            raise ValueError(f'out_indices must be distinct stage indices in '
+                             f'0..{NUM_STAGES - 1}, got {out_indices}')
+        if not -1 <= frozen_stages <= NUM_STAGES:
+            raise ValueError(f'frozen_stages must be in -1..{NUM_STAGES}, got {frozen_stages}')
+        self.in_channels = in_channels
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.check_finite = check_finite
+
+    @classmethod
+    def resolve_arch(cls, arch: Any, **overrides: Any) -> Any:
+        """The family's architecture object for a config's ``arch`` and
+        overrides; raises KeyError / ValueError / TypeError naming the mistake
+        (used by the tools' preflight before anything is built)."""
+        raise NotImplementedError
+
+    def _finish(self, widths: Sequence[int], norm_eps: float = 1e-6) -> None:
+        """Add the output norms and apply ``frozen_stages``; call at the end
+        of ``__init__`` once ``stem`` and ``stages`` exist."""
+        self.num_features = tuple(widths)
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', LayerNorm2d(widths[i], eps=norm_eps))
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------ run
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """``(B, C, H, W)`` -> tuple of ``(B, C_i, H_i, W_i)`` for ``out_indices``."""
+        name = type(self).__name__
+        check_input(x, name=name, in_channels=self.in_channels,
+                    min_size=self.min_input_size, weight_dtype=self._weight_dtype())
+        if self.check_finite and not is_tracing():
+            check_finite(x, name)
+        x = self.stem(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(getattr(self, f'norm{i}')(x).contiguous())
+            if stage.downsample is not None:
+                x = stage.downsample(x)
+        return tuple(outs)
+
+    def _weight_dtype(self) -> torch.dtype:
+        return next(self.stem.parameters()).dtype
+
+    # --------------------------------------------------------- train modes
+    def _freeze_stages(self) -> None:
+        frozen = [self.stem] if self.frozen_stages >= 0 else []
+        for i in range(self.frozen_stages):
+            frozen.append(self.stages[i])
+            if i in self.out_indices:
+                frozen.append(getattr(self, f'norm{i}'))
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> PyramidBackbone:
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def clear_caches(self) -> None:
+        """Drop every inference cache (position biases, folded batch norms).
+        Needed only after writing weights through ``.data``, which PyTorch's
+        version counters (and so the caches) do not see."""
+        for m in self.modules():
+            if isinstance(m, EvalCache):
+                m.clear_cache()
+
+    # ------------------------------------------------------------- weights
+    def init_weights(self) -> None:
+        if isinstance(self.init_cfg, Mapping) and self.init_cfg.get('type') == 'Pretrained':
+            from ...checkpoint import load_pretrained
+            load_pretrained(self, self.init_cfg['checkpoint'],
+                            prefix=self.init_cfg.get('prefix'),
+                            map_location=self.init_cfg.get('map_location', 'cpu'),
+                            logger=MMLogger.get_current_instance())
+            self._is_init = True
+            return
+        self.apply(self.init_module)
+        super().init_weights()
+
+    @staticmethod
+    def init_module(m: nn.Module) -> None:
+        """The family's initialisation of one module (weights not from a file)."""

@@ -1,0 +1,108 @@
+"""The FasterViT backbone for MMDetection / MMSegmentation."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import torch
+from mmengine.registry import MODELS
+from timm.layers import trunc_normal_
+from torch import nn
+
+from ..common.backbone import NUM_STAGES, PyramidBackbone
+from .arch_zoo import FasterViTArch, resolve_arch
+from .checkpoint_format import FASTERVIT_FORMAT
+from .conv_blocks import Stem
+from .stages import ConvStage, HATStage
+
+#: Smallest input side: each of the five stride-2 steps keeps at least a pixel.
+MIN_INPUT_SIZE = 32
+
+
+@MODELS.register_module()
+class FasterViT(PyramidBackbone):
+    """FasterViT (Hatamizadeh et al., ICLR 2024) as a dense-prediction backbone.
+
+    Returns one ``(B, dim * 2**i, H_i, W_i)`` map per stage in ``out_indices``
+    at strides 4, 8, 16, 32 (``H_i = ceil(H / 2**(i+2))``), each through its
+    own channel LayerNorm. Any input size works, decided per forward pass;
+    window padding is masked so real pixels never see it.
+
+    Args:
+        arch: variant name from :data:`arch_zoo` (``'0'``-``'6'``,
+            ``'4-21k-224'``...) or a dict of :class:`FasterViTArch` fields.
+        window_size, ct_size, hat, drop_path_rate, layer_scale: override the
+            variant's values (None keeps them). ``window_size`` and ``hat``
+            take one value per stage or one for all.
+        qkv_bias, attn_drop_rate, drop_rate: attention / MLP options.
+        norm_cfg: batch-norm type of the conv stages (e.g. ``SyncBN``).
+        with_cp: activation checkpointing of every block while training.
+        in_channels, out_indices, frozen_stages, norm_eval, check_finite,
+            init_cfg: as in :class:`PyramidBackbone`.
+    """
+
+    min_input_size = MIN_INPUT_SIZE
+    checkpoint_format = FASTERVIT_FORMAT
+    default_arch = '0'
+    arch_overrides = ('window_size', 'ct_size', 'hat', 'drop_path_rate', 'layer_scale')
+
+    def __init__(self,
+                 arch: Union[str, int, Mapping[str, Any]] = default_arch,
+                 in_channels: int = 3,
+                 window_size: Optional[Union[int, Sequence[int]]] = None,
+                 ct_size: Optional[int] = None,
+                 hat: Optional[Union[bool, Sequence[bool]]] = None,
+                 drop_path_rate: Optional[float] = None,
+                 layer_scale: Optional[float] = None,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 qkv_bias: bool = True,
+                 attn_drop_rate: float = 0.0,
+                 drop_rate: float = 0.0,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 check_finite: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(in_channels, out_indices, frozen_stages, norm_eval,
+                         check_finite, init_cfg)
+        self.arch: FasterViTArch = self.resolve_arch(
+            arch, window_size=window_size, ct_size=ct_size, hat=hat,
+            drop_path_rate=drop_path_rate, layer_scale=layer_scale)
+        a = self.arch
+
+        self.stem = Stem(in_channels, a.in_dim, a.dim, norm_cfg)
+        dpr = torch.linspace(0, a.drop_path_rate, sum(a.depths)).tolist()
+        self.stages = nn.ModuleList()
+        for i, (dim, depth) in enumerate(zip(a.widths, a.depths)):
+            stage_dpr = dpr[sum(a.depths[:i]):sum(a.depths[:i + 1])]
+            last = i == NUM_STAGES - 1
+            if i < 2:
+                stage = ConvStage(dim, depth, stage_dpr, a.layer_scale_conv, norm_cfg,
+                                  downsample=not last, with_cp=with_cp)
+            else:
+                stage = HATStage(dim, depth, a.num_heads[i], a.window_size[i],
+                                 a.ct_size, stage_dpr, use_hat=a.hat[i],
+                                 do_propagation=a.do_propagation,
+                                 mlp_ratio=a.mlp_ratio, qkv_bias=qkv_bias,
+                                 layer_scale=a.layer_scale,
+                                 attn_drop=attn_drop_rate, drop=drop_rate,
+                                 downsample=not last, with_cp=with_cp)
+            self.stages.append(stage)
+        self._finish(a.widths)
+        # Channels-last convolutions are faster (oneDNN, cuDNN) and make the
+        # HAT stages' move to (B, H, W, C) tokens a free view.
+        self.to(memory_format=torch.channels_last)
+
+    @classmethod
+    def resolve_arch(cls, arch, **overrides) -> FasterViTArch:
+        return resolve_arch(arch, **overrides)
+
+    @staticmethod
+    def init_module(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,123 @@
+"""Official FasterViT checkpoints: key conversion and what a file reveals of its variant.
+
+Official files (``fastervit_*_1k.pth.tar`` and the 21K ones) use the official
+key layout (``patch_embed.*``, ``levels.*``). They also hold
+resolution-dependent buffers, which are never loaded (we rebuild them from the
+actual input), the classifier (``norm``, ``head``), and a second copy of each
+carrier-token position conv. Everything dropped is reported.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Dict, List, Mapping, Tuple
+
+import torch
+from torch import Tensor
+
+from ...checkpoint.errors import CheckpointMismatchError
+from ...checkpoint.format import CheckpointFormat
+from .arch_zoo import FasterViTArch, arch_zoo, resolve_arch
+
+#: Official name fragments -> ours, applied in order to every kept key.
+_RENAMES: List[Tuple[str, str]] = [
+    (r'^patch_embed\.conv_down\.0\.', 'stem.conv1.'),
+    (r'^patch_embed\.conv_down\.1\.', 'stem.norm1.'),
+    (r'^patch_embed\.conv_down\.3\.', 'stem.conv2.'),
+    (r'^patch_embed\.conv_down\.4\.', 'stem.norm2.'),
+    (r'^levels\.', 'stages.'),
+    (r'\.downsample\.reduction\.0\.', '.downsample.conv.'),
+    (r'\.global_tokenizer\.pos_embed\.', '.tokenizer.pos_conv.'),
+    (r'\.pos_emb_funct\.cpb_mlp\.', '.rel_pos.mlp.'),
+    (r'\.cpb_mlp\.', '.mlp.'),
+    (r'\.hat_pos_embed\.', '.carrier.pos_embed.'),
+    (r'\.hat_(norm1|attn|norm2|mlp)\.', r'.carrier.\1.'),
+    (r'\.gamma1$', '.carrier.ls1.gamma'),
+    (r'\.gamma2$', '.carrier.ls2.gamma'),
+    (r'\.gamma3$', '.local.ls1.gamma'),
+    (r'\.gamma4$', '.local.ls2.gamma'),
+    (r'(blocks\.\d+)\.gamma$', r'\1.ls.gamma'),  # conv blocks
+    (r'(stages\.[23]\.blocks\.\d+)\.(norm1|attn|norm2|mlp)\.', r'\1.local.\2.'),
+]
+RESOLUTION_BUFFERS = ('relative_coords_table', 'relative_position_index', 'relative_bias')
+_CT_COPY = re.compile(r'^(levels\.\d+\.global_tokenizer\.)to_global_feature\.pos\.(\w+)$')
+
+
+def convert_official(state_dict: Mapping[str, Tensor]
+                     ) -> Tuple[Dict[str, Tensor], Dict[str, List[str]]]:
+    """Official key layout -> ours. Returns the converted weights and the
+    dropped keys grouped by reason."""
+    out: Dict[str, Tensor] = {}
+    dropped: Dict[str, List[str]] = defaultdict(list)
+    for key, value in state_dict.items():
+        if key.rsplit('.', 1)[-1] in RESOLUTION_BUFFERS:
+            dropped['resolution-dependent buffers (rebuilt at run time)'].append(key)
+            continue
+        if key.startswith(('head.', 'norm.')):
+            dropped['ImageNet classifier (head, final norm)'].append(key)
+            continue
+        copy = _CT_COPY.match(key)
+        if copy:
+            original = state_dict.get(f'{copy[1]}pos_embed.{copy[2]}')
+            if original is None or not torch.equal(original, value):
+                raise CheckpointMismatchError(
+                    f'{key} differs from its twin {copy[1]}pos_embed.{copy[2]}; '
+                    'this file is not an official FasterViT checkpoint')
+            dropped['second copy of the carrier-token position conv'].append(key)
+            continue
+        for pattern, replacement in _RENAMES:
+            key = re.sub(pattern, replacement, key)
+        out[key] = value
+    return out, dict(dropped)
+
+
+def weights_signature(state_dict: Mapping[str, Tensor]) -> Dict[str, object]:
+    """What a state dict (our layout) reveals of its architecture."""
+    def size(key: str, dim: int = 0):
+        return tuple(state_dict[key].shape)[dim] if key in state_dict else None
+
+    depths = []
+    for i in range(4):
+        blocks = {int(m[1]) for k in state_dict
+                  if (m := re.match(rf'stages\.{i}\.blocks\.(\d+)\.', k))}
+        depths.append(max(blocks) + 1 if blocks else 0)
+    return dict(
+        dim=size('stem.conv2.weight'), in_dim=size('stem.conv1.weight'),
+        depths=tuple(depths),
+        heads=tuple(size(f'stages.{i}.blocks.0.local.attn.rel_pos.mlp.2.weight')
+                    for i in (2, 3)),
+        layer_scale=any(k.endswith('local.ls1.gamma') for k in state_dict),
+        layer_scale_conv=any(k.endswith('.ls.gamma') for k in state_dict),
+        carrier_stages=tuple(i for i in (2, 3)
+                             if f'stages.{i}.tokenizer.pos_conv.weight' in state_dict))
+
+
+def arch_signature(arch: FasterViTArch) -> Dict[str, object]:
+    """The :func:`weights_signature` that a model of ``arch`` has."""
+    return dict(dim=arch.dim, in_dim=arch.in_dim, depths=arch.depths,
+                heads=arch.num_heads[2:], layer_scale=bool(arch.layer_scale),
+                layer_scale_conv=bool(arch.layer_scale_conv),
+                carrier_stages=tuple(i for i in (2, 3) if arch.hat[i]))
+
+
+class FasterViTFormat(CheckpointFormat):
+    family = 'FasterViT'
+    official_prefixes = ('levels.', 'patch_embed.conv_down.')
+    download_hint = ('Download the official file (e.g. fastervit_2_224_1k.pth.tar from the '
+                     'ahatamiz/FasterViT hub repo)')
+    override_hint = 'hat, layer_scale, ...'
+
+    def convert_official(self, state_dict):
+        return convert_official(state_dict)
+
+    def signature(self, state_dict):
+        return weights_signature(state_dict)
+
+    def matching_variants(self, state_dict) -> List[str]:
+        """Released variants whose weights have this state dict's structure
+        (the 21K variants differ only in window sizes, so they match together)."""
+        found = weights_signature(state_dict)
+        return [name for name in arch_zoo if arch_signature(resolve_arch(name)) == found]
+
+
+FASTERVIT_FORMAT = FasterViTFormat()
