@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...compat import cpu_autocast_enabled, is_compiling
+from ...compat import cpu_autocast_enabled, is_tracing
 
 try:
     _linear = torch.ops.mkldnn._linear_pointwise
@@ -30,7 +30,7 @@ def usable(x: Tensor) -> bool:
     """Whether the oneDNN kernels may run on ``x`` (see the module docstring)."""
     return (_linear is not None and x.device.type == 'cpu' and x.dtype == torch.float32
             and not torch.is_grad_enabled() and not cpu_autocast_enabled()
-            and not is_compiling())
+            and not is_tracing())
 
 
 def linear(x: Tensor, layer: nn.Linear, gelu: bool = False) -> Tensor:
