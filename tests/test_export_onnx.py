@@ -204,48 +204,62 @@ def test_segmentor_export_tool_verifies_at_other_sizes_and_batches(tmp_path, ade
         alone = session.run(None, {'image': images[i:i + 1], 'out_size': size})[0]
         assert (alone[0] == both[i]).mean() >= 0.999
 
-    # another model's weights (a fresh random init) fail the check with exit code 1
-    res = subprocess.run([sys.executable, 'tools/export_onnx.py', SEG, '--out', str(out),
-                          '--verify-only', '--verify', ade_images[0]], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 1, (res.stdout + res.stderr)[-3000:]
-    assert 'FAIL: ' in res.stdout and 'verification: 0/1 images' in res.stdout
 
 
-# ---------------------------------------------------------------- errors
+def test_verify_fails_with_exit_code_1_on_another_models_file(tmp_path, ade_images, capsys):
+    """--verify-only of a file against other weights (class 1 everywhere in
+    the file, class 0 in the checkpoint) reports FAIL and exits 1."""
+    from mmfastervit.export import driver
+
+    cfg = driver.load_config(SEG)
+    model = driver.build_model(cfg)
+    out, checkpoint = str(tmp_path / 'seg.onnx'), str(tmp_path / 'other.pth')
+    bias = model.decode_head.conv_seg.bias
+    with torch.no_grad():
+        bias[1] += 100
+        driver.export(driver.build_graph(model, 'mmseg'), out, (128, 128))
+        bias[1] -= 100
+        bias[0] += 100
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    code, stdout, _ = run_export_tool(capsys, SEG, checkpoint, '--out', out, '--verify-only',
+                                      '--verify', ade_images[0])
+    assert code == 1
+    assert 'FAIL: 0.00000 of pixels agree' in stdout and 'verification: 0/1 images' in stdout
+
 
 def run_export_tool(capsys, *args):
-    """tools/export_onnx.py in this process: (exit code, stderr)."""
+    """tools/export_onnx.py in this process: (exit code, stdout, stderr)."""
     from mmfastervit.cli import main_guard
     from tools.export_onnx import main
 
     with pytest.raises(SystemExit) as exit_info:
         main_guard(lambda: sys.exit(main(list(args))))
-    return exit_info.value.code, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
 
 
 def test_export_tool_errors(tmp_path, capsys):
     out = str(tmp_path / 'x.onnx')
     other = tmp_path / 'other.py'
     other.write_text("default_scope = 'mmpretrain'\nmodel = dict(type='ImageClassifier')\n")
-    code, err = run_export_tool(capsys, str(other), '--out', out)
+    code, _, err = run_export_tool(capsys, str(other), '--out', out)
     assert code == 2 and "default_scope='mmpretrain'" in err and 'mmdet' in err
     assert err.count('error:') == 1 and err.startswith('error:')
 
     retina = tmp_path / 'retina.py'
     retina.write_text("_base_ = 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py'\n")
-    code, err = run_export_tool(capsys, str(retina), '--out', out)
+    code, _, err = run_export_tool(capsys, str(retina), '--out', out)
     assert code == 2 and 'cannot export a RetinaNet' in err
     assert 'CascadeRCNN, MaskRCNN, FasterRCNN' in err
 
-    code, err = run_export_tool(capsys, DET, 'no/such.pth', '--out', out)
+    code, _, err = run_export_tool(capsys, DET, 'no/such.pth', '--out', out)
     assert code == 2 and 'no/such.pth' in err and 'does not exist' in err
 
-    code, err = run_export_tool(capsys, SEG, '--out', out, '--cfg-options',
+    code, _, err = run_export_tool(capsys, SEG, '--out', out, '--cfg-options',
                                 'model.test_cfg.mode=slide')
     assert code == 2 and 'model.test_cfg.mode=whole' in err
 
-    code, err = run_export_tool(capsys, DET, '--out', out, '--cfg-options',
+    code, _, err = run_export_tool(capsys, DET, '--out', out, '--cfg-options',
                                 "model.test_cfg.rcnn.nms.type=soft_nms")
     assert code == 2 and 'soft_nms' in err and 'NonMaxSuppression' in err
     assert not os.path.exists(out)

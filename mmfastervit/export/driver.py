@@ -141,7 +141,7 @@ def export(graph: nn.Module, path: str, shape: Tuple[int, int],
         warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         warnings.filterwarnings('ignore', category=UserWarning)
         warnings.filterwarnings('ignore', category=DeprecationWarning)
-        with matrix_adaptive_pools(graph):
+        with matrix_adaptive_pools(graph), torch.no_grad():
             torch.onnx.export(graph, inputs, path, dynamo=False, opset_version=OPSET,
                               input_names=names_in, output_names=names_out,
                               dynamic_axes=axes, do_constant_folding=True)
