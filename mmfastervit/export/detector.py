@@ -92,7 +92,6 @@ class DetectorGraph(nn.Module):
         self.model = model
         self.image_input = ImageInput.from_preprocessor(model.data_preprocessor)
         roi_head = model.roi_head
-        self.cascade = type(roi_head).__name__ == 'CascadeRoIHead'
         self.bbox_extractors = _as_list(roi_head.bbox_roi_extractor)
         self.bbox_heads = _as_list(roi_head.bbox_head)
         self.with_mask = roi_head.with_mask

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -157,7 +158,9 @@ class Verifier:
         data = self.pipeline(dict(img_path=image_path, img_id=0))
         meta = data['data_samples'].metainfo
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # mmdet's mask head copies a tensor with new_tensor() and warns each time
+            warnings.filterwarnings('ignore', 'To copy construct from a tensor')
             sample = self.model.test_step(pseudo_collate([data]))[0]
         torch_ms = (time.perf_counter() - start) * 1e3
         image = data['inputs'][None].float().numpy()
@@ -177,7 +180,8 @@ class Verifier:
                 result.problems.append(f'class map {out.shape} != PyTorch {ref.shape}')
             else:
                 agree = float((ref == out).mean())
-                result.stats = dict(pixels=int(ref.size), pixel_agreement=agree)
+                result.stats = dict(pixels=int(ref.size), pixel_agreement=agree,
+                                    pixels_differ=int((ref != out).sum()))
                 if agree < self.tol['pixel_agreement']:
                     result.problems.append(f'{agree:.5f} of pixels agree < '
                                            f'{self.tol["pixel_agreement"]}')
@@ -202,7 +206,8 @@ def format_comparison(c: Comparison) -> str:
     s = c.stats
     size = f'{c.input_hw[0]}x{c.input_hw[1]}'
     if 'pixel_agreement' in s:
-        body = f'class map: {s["pixel_agreement"] * 100:.3f}% of {s["pixels"]} pixels equal'
+        body = (f'class map: {s["pixel_agreement"] * 100:.3f}% of {s["pixels"]} pixels equal '
+                f'({s["pixels_differ"]} differ)')
     elif s:
         body = (f'detections torch {s["torch_dets"]} / onnx {s["onnx_dets"]}, '
                 f'matched {s["matched"]}'
