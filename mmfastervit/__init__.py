@@ -6,9 +6,11 @@ constructor ``FasterViTLayerDecayOptimizerConstructor`` (in mmengine's root
 registries, which both libraries' registries search) and lets torch's
 weights-only loader read official checkpoints and mmengine training checkpoints.
 """
+from .checkpoint import register_mmengine_loader
 from .safe_load import allow_checkpoint_globals
 
 allow_checkpoint_globals()
+register_mmengine_loader()
 
 from .hooks import ValidateBeforeTrainHook  # noqa: E402
 from .layer_decay import FasterViTLayerDecayOptimizerConstructor  # noqa: E402

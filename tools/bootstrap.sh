@@ -22,7 +22,7 @@ PINS=(
   "numpy==1.26.4" "setuptools==80.9.0" "wheel" "ninja"
   "mmengine==0.10.7" "mmdet==3.3.0" "mmsegmentation==1.2.2"
   "timm==1.0.29" "ftfy" "regex" "pycocotools" "matplotlib" "scipy" "shapely" "terminaltables"
-  "pytest" "ruff"
+  "pytest" "ruff" "yacs==0.1.8"
 )
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
