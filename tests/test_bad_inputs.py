@@ -161,3 +161,31 @@ def test_check_finite_names_the_bad_images():
     x[1, 0, 5, 5] = x[3, 2, 0, 0] = 0.0
     with torch.no_grad():
         assert all(torch.isfinite(o).all() for o in model(x))
+
+
+# ------------------------------------------------------------ non-finite input
+def test_non_finite_input_propagates_the_same_on_every_eager_path(monkeypatch):
+    """NaN / inf never silently become numbers: the fused inference kernels,
+    the plain no-grad path, autograd and bf16 autocast give NaN at the same
+    places, and only in the image that holds them."""
+    import mmfastervit.models.common.onednn as onednn
+
+    torch.manual_seed(0)
+    model = FasterViT(dict(TINY, depths=(1, 1, 2, 1))).eval()
+    x = torch.randn(3, 3, 128, 160)
+    x[1, 0, 40, 40] = float('nan')
+    x[2, 1, 7, 9] = float('inf')
+    with torch.no_grad():
+        fused = model(x)
+    paths = {}
+    with torch.no_grad(), monkeypatch.context() as m:
+        m.setattr(onednn, 'usable', lambda t: False)
+        paths['plain'] = model(x)
+    paths['autograd'] = model(x)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        paths['bf16 autocast'] = model(x)
+    for i, out in enumerate(fused):
+        assert torch.isfinite(out[0]).all(), f'stage {i}: a clean image got non-finite values'
+        assert out[1].isnan().any() and out[2].isnan().any(), f'stage {i} lost the NaN'
+        for name, outs in paths.items():
+            assert torch.equal(outs[i].isnan(), out.isnan()), f'stage {i}: {name} differs'
