@@ -22,8 +22,9 @@ from .models import (  # noqa: E402
     arch_zoo,
     resolve_arch,
 )
+from .models.common.cpu_dispatch import cpu_kernels, get_cpu_kernels, set_cpu_kernels  # noqa: E402,E501
 
 __version__ = '0.1.0'
 __all__ = ['FasterViT', 'FasterViTArch', 'FasterViTLayerDecayOptimizerConstructor',
            'InputError', 'PyramidBackbone', 'ValidateBeforeTrainHook', 'arch_zoo',
-           'resolve_arch']
+           'cpu_kernels', 'get_cpu_kernels', 'resolve_arch', 'set_cpu_kernels']

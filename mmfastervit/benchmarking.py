@@ -8,7 +8,10 @@ allocator statistics on a GPU, the profiler's allocation events on the CPU).
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -146,7 +149,8 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
         torch.cuda.synchronize(device)
         return (torch.cuda.max_memory_allocated(device) - start) / 2**20
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU],
+                                        profile_memory=True) as prof:
         fn()
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
                     if e.name() == '[memory]' and e.device_type() == torch.autograd.DeviceType.CPU)
@@ -157,15 +161,36 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
     return peak / 2**20
 
 
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Hide what C++ libraries write to stderr meanwhile (the profiler's
+    Kineto prints `profiler_start` lines no log level turns off)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def autocast(device: torch.device, dtype: str):
     if dtype == 'fp32':
         return nullcontext()
     return torch.autocast(device.type, dtype=DTYPES[dtype])
 
 
-def forward_fn(model: nn.Module, x: Tensor, device: torch.device, dtype: str):
+def forward_fn(model: nn.Module, x: Tensor, device: torch.device, dtype: str,
+               kernels: Optional[str] = None):
+    """Inference of ``model`` on ``x``; ``kernels`` forces a CPU kernel mode
+    ('fused' / 'plain', see ``mmfastervit.set_cpu_kernels``)."""
+    from .models.common.cpu_dispatch import cpu_kernels
+
     def run():
-        with torch.no_grad(), autocast(device, dtype):
+        with torch.no_grad(), autocast(device, dtype), \
+                (cpu_kernels(kernels) if kernels else nullcontext()):
             return model(x)
     return run
 

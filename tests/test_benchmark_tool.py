@@ -51,3 +51,22 @@ def test_flops_mode(tmp_path):
     # 4x the pixels: about 4x the work (attention is windowed)
     assert 3.8 < rows['fastervit-0', '448x448']['gmacs'] / ours['gmacs'] < 4.4
     assert 'GMACs' in out
+
+
+def test_isa_emulation_kernel_modes_and_a_quiet_log(tmp_path):
+    """--isa avx2 restarts with the AVX2 caps (the machine line says so and
+    the automatic kernel choice follows); forced kernel modes run; the output
+    holds only the tool's own lines (no profiler or library chatter)."""
+    res = subprocess.run([sys.executable, 'tools/benchmark.py', '--isa', 'avx2', '--warmup', '0',
+                          '--repeat', '1', '--out-dir', str(tmp_path), '--models', 'fastervit-0',
+                          'fastervit-0-fused', 'fastervit-0-plain', '--sizes', '64x64'],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    machine = res.stdout.splitlines()[0]
+    assert 'in use: AVX2 (ATen AVX2, oneDNN AVX2, MKL AVX2)' in machine
+    assert 'CPU kernels auto: plain' in machine
+    models = {r['model'] for r in json.load(open(tmp_path / 'results.json'))}
+    assert models == {'fastervit-0', 'fastervit-0-fused', 'fastervit-0-plain'}
+    assert res.stderr.strip() == '', res.stderr[-2000:]
+    for line in res.stdout.splitlines():
+        assert line.startswith(('#', 'fastervit-0', '|', 'Machine:')) or not line.strip(), line

@@ -25,10 +25,37 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import sys
+import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run from a checkout
+
+
+#: caps that make this CPU use only one vector ISA, in PyTorch's kernels,
+#: oneDNN and MKL; each library reads its cap once, when torch loads
+ISA_CAPS = {
+    'avx2': dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2',
+                 MKL_ENABLE_INSTRUCTIONS='AVX2'),
+    'avx512': dict(ATEN_CPU_CAPABILITY='avx512', ONEDNN_MAX_CPU_ISA='AVX512_CORE_BF16',
+                   MKL_ENABLE_INSTRUCTIONS='AVX512'),
+}
+
+
+def _emulate_isa(argv) -> None:
+    """``--isa avx2|avx512``: restart this process with that ISA's caps set."""
+    isa = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == '--isa'), None)
+    isa = isa or next((a.split('=', 1)[1] for a in argv if a.startswith('--isa=')), None)
+    if isa not in ISA_CAPS or os.environ.get('MMFV_BENCH_ISA') == isa:
+        return  # native, already restarted, or a bad value argparse will report
+    os.environ.update(ISA_CAPS[isa], MMFV_BENCH_ISA=isa)
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+_emulate_isa(sys.argv[1:])
+
+# The official FasterViT package (the reference) imports timm's deprecated module paths.
+warnings.filterwarnings('ignore', message='Importing from timm', category=FutureWarning)
 
 import torch  # noqa: E402
 
@@ -57,11 +84,23 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--config', help='also measure the whole model of this mmdet/mmseg config')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
+    p.add_argument('--isa', choices=['native', *ISA_CAPS], default='native',
+                   help='run as a CPU with only this vector ISA (sets ATEN_CPU_CAPABILITY, '
+                   'ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS and restarts)')
     p.add_argument('--out-dir', default='work_dirs/benchmark')
     return p.parse_args(argv)
 
 
 # ----------------------------------------------------------------- models
+def split_kernels(name: str):
+    """``'fastervit-2-plain'`` -> ``('fastervit-2', 'plain')``: a forced CPU
+    kernel mode ('fused' / 'plain'; none: the automatic choice)."""
+    for mode in ('fused', 'plain'):
+        if name.endswith(f'-{mode}'):
+            return name[:-len(mode) - 1], mode
+    return name, None
+
+
 class Models:
     """Builds each requested model once (references: once per input size)."""
 
@@ -82,7 +121,8 @@ class Models:
             return self.pair(rest).reference(size).to(self.device)
         if name not in self.built:
             if kind == 'fastervit':
-                arch, compiled = rest.removesuffix('-compiled'), rest.endswith('-compiled')
+                arch, _ = split_kernels(rest)
+                arch, compiled = arch.removesuffix('-compiled'), arch.endswith('-compiled')
                 model = self.pair(arch).ours
                 self.built[name] = torch.compile(model) if compiled else model
             elif kind == 'swin':
@@ -106,7 +146,7 @@ def run_infer(args, device):
                 for dtype in args.dtypes:
                     for name in args.models:
                         model = models.get(name, size)
-                        fn = bm.forward_fn(model, x, device, dtype)
+                        fn = bm.forward_fn(model, x, device, dtype, split_kernels(name)[1])
                         timing = bm.time_calls(fn, device, args.warmup, args.repeat)
                         m = bm.Measurement(name, size, batch, dtype, threads, 'forward', timing)
                         if not args.no_memory:
@@ -319,8 +359,11 @@ def plot(results, path: str) -> None:
 def machine_description(device) -> str:
     if device.type == 'cuda':
         return f'{torch.cuda.get_device_name(device)}, torch {torch.__version__}'
-    return (f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
-            f'{torch.get_num_threads()} threads, torch {torch.__version__}')
+    from mmfastervit.cpu_features import cpu_features
+    from mmfastervit.models.common.cpu_dispatch import fused_wanted, get_cpu_kernels
+    kernels = f'{get_cpu_kernels()}: {"fused" if fused_wanted() else "plain"}'
+    return (f'{cpu_features().describe()}; {torch.get_num_threads()} threads, '
+            f'torch {torch.__version__}, CPU kernels {kernels}')
 
 
 def main(argv=None) -> int:
@@ -329,6 +372,12 @@ def main(argv=None) -> int:
     os.makedirs(args.out_dir, exist_ok=True)
     machine = machine_description(device)
     print(f'# {machine}')
+    if device.type == 'cpu' and 'bf16' in args.dtypes:
+        from mmfastervit.cpu_features import bf16_advice
+        advice = bf16_advice()
+        if advice:
+            print(f'# note: {advice}')
+            warnings.filterwarnings('ignore', message='bf16 on this CPU')  # said once above
     if args.mode == 'flops':
         rows = run_flops(args, device)
         with open(osp.join(args.out_dir, 'flops.json'), 'w') as f:

@@ -8,6 +8,7 @@ before its downsampler, through a fresh channel LayerNorm ``norm{i}``.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar, Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -17,11 +18,25 @@ from timm.layers import LayerNorm2d
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...compat import is_tracing
+from ...compat import autocast_dtype, autocast_enabled, is_tracing
 from .eval_cache import EvalCache
 from .inputs import check_finite, check_input
 
 NUM_STAGES = 4
+_bf16_checked = False
+
+
+def _warn_if_bf16_is_slow() -> None:
+    """Once per process: under CPU bf16 autocast on a CPU without bf16 units,
+    say (with the measured reason) that fp32 is faster."""
+    global _bf16_checked
+    if _bf16_checked or autocast_dtype('cpu') != torch.bfloat16:
+        return
+    _bf16_checked = True
+    from ...cpu_features import bf16_advice
+    advice = bf16_advice()
+    if advice:
+        warnings.warn(advice, UserWarning, stacklevel=2)
 
 
 class PyramidBackbone(BaseModule):
@@ -90,8 +105,11 @@ class PyramidBackbone(BaseModule):
         name = type(self).__name__
         check_input(x, name=name, in_channels=self.in_channels,
                     min_size=self.min_input_size, weight_dtype=self._weight_dtype())
-        if self.check_finite and not is_tracing():
-            check_finite(x, name)
+        if not is_tracing():
+            if self.check_finite:
+                check_finite(x, name)
+            if x.device.type == 'cpu' and autocast_enabled('cpu'):
+                _warn_if_bf16_is_slow()
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):

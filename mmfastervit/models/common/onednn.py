@@ -1,13 +1,13 @@
 """oneDNN kernels for CPU inference: linears and convolutions with fused ops.
 
-PyTorch sends fp32 matrix products on the CPU to MKL, which on the AMD CPUs we
-measure on is 10-25% slower than oneDNN, PyTorch's other CPU library; oneDNN
-also applies an activation or a residual add inside the product or the
+PyTorch sends fp32 matrix products on the CPU to MKL; oneDNN, its other CPU
+library, can apply an activation or a residual add inside the product or the
 convolution instead of as separate passes over memory (which matters most on
-large maps). These kernels have no autograd support, so they run only for fp32
-CPU tensors with autograd off, outside autocast and ``torch.compile``;
-training, GPUs, autocast and compilation take the plain PyTorch ops. Both
-agree to float rounding (tested).
+large maps). Whether that wins depends on the CPU (:mod:`.cpu_dispatch`).
+These kernels have no autograd support, so they run only for fp32 CPU tensors
+with autograd off, outside autocast, tracing and ``torch.compile``; training,
+GPUs, autocast, export and compilation take the plain PyTorch ops. Both agree
+to float rounding (tested).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...compat import cpu_autocast_enabled, is_compiling
+from .cpu_dispatch import fused_wanted
 
 try:
     _linear = torch.ops.mkldnn._linear_pointwise
@@ -27,10 +28,11 @@ except (AttributeError, RuntimeError):  # a torch build without oneDNN
 
 
 def usable(x: Tensor) -> bool:
-    """Whether the oneDNN kernels may run on ``x`` (see the module docstring)."""
+    """Whether the oneDNN kernels may and should run on ``x`` (see the
+    module docstring)."""
     return (_linear is not None and x.device.type == 'cpu' and x.dtype == torch.float32
             and not torch.is_grad_enabled() and not cpu_autocast_enabled()
-            and not is_compiling())
+            and not is_compiling() and fused_wanted())
 
 
 def linear(x: Tensor, layer: nn.Linear, gelu: bool = False) -> Tensor:
