@@ -242,3 +242,21 @@ def test_compile_has_no_graph_break_and_no_recompilation(model):
     assert len(graphs) == 1, f'{len(graphs)} graphs compiled'
     assert_same_non_finite(got, model, x)
     torch._dynamo.reset()
+
+
+@pytest.mark.slow
+def test_inductor_compiles_a_hat_stage_once_for_every_size(model):
+    """The default backend (inductor) on a HAT stage, where all the symbolic
+    index maps live (a whole backbone takes many minutes to compile on two
+    cores): one compilation for multi-window, padded and single-window maps."""
+    from torch._dynamo.utils import counters
+    torch._dynamo.reset()
+    counters.clear()
+    stage = model.stages[2]
+    compiled = torch.compile(stage, dynamic=True)
+    with torch.no_grad():
+        for shape in [(2, 64, 14, 18), (2, 64, 33, 49), (2, 64, 5, 6)]:
+            x = torch.randn(*shape)
+            torch.testing.assert_close(compiled(x), stage(x), rtol=0, atol=TOL)
+    assert counters['stats']['unique_graphs'] == 1
+    torch._dynamo.reset()
