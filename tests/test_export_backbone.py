@@ -11,6 +11,7 @@ import io
 import warnings
 
 import numpy as np
+import onnxruntime
 import pytest
 import torch
 
@@ -169,14 +170,15 @@ def export_onnx(model, path, dynamo):
             shapes = {'x': {0: dim('batch', min=1, max=64), 2: dim('height', min=33, max=4096),
                             3: dim('width', min=33, max=4096)}}
             torch.onnx.export(model, (x,), path, dynamo=True, input_names=['x'],
-                              output_names=names, dynamic_shapes=shapes)
+                              output_names=names, dynamic_shapes=shapes,
+                              external_data=False)  # weights inside the file
         else:
             axes = {'x': {0: 'batch', 2: 'height', 3: 'width'}}
             axes.update({n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} for i, n in enumerate(names)})
             torch.onnx.export(model, (x,), path, dynamo=False, input_names=['x'],
                               output_names=names, dynamic_axes=axes)
-    ort = pytest.importorskip('onnxruntime')
-    return ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    assert [f.name for f in path.parent.iterdir()] == [path.name]  # one file
+    return onnxruntime.InferenceSession(str(path), providers=['CPUExecutionProvider'])
 
 
 def check_onnx_at_every_size(session, model):
