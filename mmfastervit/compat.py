@@ -27,6 +27,18 @@ def is_tracing() -> bool:
     return torch.jit.is_tracing() or is_compiling()
 
 
+def at_least(n, lower: int):
+    """``max(n, lower)`` for a size that may be symbolic: a Python int, a
+    ``SymInt`` (``torch.compile`` / ``torch.export``, without a guard that
+    would specialise the graph) or a 0-dim tensor (what ``x.shape`` holds
+    under the TorchScript tracer)."""
+    if isinstance(n, int):
+        return max(n, lower)
+    if isinstance(n, torch.Tensor):
+        return n.clamp(min=lower)
+    return torch.sym_max(n, lower)
+
+
 def autocast_enabled(device_type: str) -> bool:
     """``torch.is_autocast_enabled(device_type)`` (2.4+) or its older spellings."""
     try:

@@ -103,9 +103,11 @@ class PyramidBackbone(BaseModule):
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """``(B, C, H, W)`` -> tuple of ``(B, C_i, H_i, W_i)`` for ``out_indices``."""
         name = type(self).__name__
+        tracing = is_tracing()  # export / compile: sizes are symbolic
         check_input(x, name=name, in_channels=self.in_channels,
-                    min_size=self.min_input_size, weight_dtype=self._weight_dtype())
-        if not is_tracing():
+                    min_size=self.min_input_size, weight_dtype=self._weight_dtype(),
+                    check_sizes=not tracing)
+        if not tracing:
             if self.check_finite:
                 check_finite(x, name)
             if x.device.type == 'cpu' and autocast_enabled('cpu'):

@@ -8,7 +8,7 @@ from typing import Callable, Hashable, Tuple
 import torch
 from torch import Tensor, nn
 
-from ...compat import is_compiling
+from ...compat import is_tracing
 
 
 class EvalCache(nn.Module):
@@ -19,9 +19,11 @@ class EvalCache(nn.Module):
     entry is dropped when a parameter or buffer changes through PyTorch (load,
     optimizer step, ``.to()``, new batch-norm statistics) and the whole cache
     when the module changes mode. Training always recomputes, so that
-    gradients flow. Writes through ``.data`` bypass PyTorch's version counters:
-    after those (e.g. swapping in EMA weights by hand), call :meth:`clear_cache`
-    or change the mode, as mmengine's validation loop does.
+    gradients flow; so does tracing (export, ``torch.compile``), so that the
+    graph computes the values instead of holding them as constants. Writes
+    through ``.data`` bypass PyTorch's version counters: after those (e.g.
+    swapping in EMA weights by hand), call :meth:`clear_cache` or change the
+    mode, as mmengine's validation loop does.
     """
 
     max_cached = 8
@@ -42,7 +44,7 @@ class EvalCache(nn.Module):
                      for t in chain(self.parameters(), self.buffers()))
 
     def cached(self, key: Hashable, compute: Callable[[], Tensor]):
-        if self.training or torch.is_grad_enabled() or is_compiling():
+        if self.training or torch.is_grad_enabled() or is_tracing():
             return compute()
         version = self._state_version()
         hit = self._cache.get(key)

@@ -18,10 +18,13 @@ class InputError(ValueError):
 
 
 def check_input(x: Tensor, *, name: str, in_channels: int, min_size: int,
-                weight_dtype: torch.dtype) -> None:
+                weight_dtype: torch.dtype, check_sizes: bool = True) -> None:
     """Raise :class:`InputError` unless ``x`` is a batch ``name`` can run.
 
     ``min_size``: the smallest height / width the network's strides allow.
+    ``check_sizes=False`` (while tracing) skips the checks that read the
+    batch, channel and spatial sizes: those are symbolic then, and a check
+    on them would bake the traced sizes into the graph or add guards.
     """
     if not isinstance(x, Tensor):
         raise InputError(f'{name} expects a (B, C, H, W) tensor, got {type(x).__name__}')
@@ -30,7 +33,7 @@ def check_input(x: Tensor, *, name: str, in_channels: int, min_size: int,
         raise InputError(f'{name} expects a (B, C, H, W) tensor, got shape '
                          f'{tuple(x.shape)}{hint}')
     b, c, h, w = x.shape
-    if b == 0:
+    if check_sizes and b == 0:
         raise InputError(f'{name} got an empty batch (shape {tuple(x.shape)}): pass at '
                          'least one image, or skip the call when there is none')
     if not x.is_floating_point():
@@ -44,6 +47,8 @@ def check_input(x: Tensor, *, name: str, in_channels: int, min_size: int,
             f'{name} has {weight_dtype} weights but got a {x.dtype} input: convert the '
             f'input (x.to({weight_dtype})), the model (model.to({x.dtype})), or run under '
             'torch.autocast for mixed precision')
+    if not check_sizes:
+        return
     if c != in_channels:
         raise InputError(f'{name} was built for {in_channels} input channels but got {c} '
                          f'(shape {tuple(x.shape)}); set in_channels in the backbone config')

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...compat import cpu_autocast_enabled, is_compiling
+from ...compat import cpu_autocast_enabled, is_tracing
 from .cpu_dispatch import fused_wanted
 
 try:
@@ -32,7 +32,7 @@ def usable(x: Tensor) -> bool:
     module docstring)."""
     return (_linear is not None and x.device.type == 'cpu' and x.dtype == torch.float32
             and not torch.is_grad_enabled() and not cpu_autocast_enabled()
-            and not is_compiling() and fused_wanted())
+            and not is_tracing() and fused_wanted())
 
 
 def linear(x: Tensor, layer: nn.Linear, gelu: bool = False) -> Tensor:

@@ -17,8 +17,9 @@ class GridAttention(nn.Module):
     grid, which get a continuous relative position bias.
 
     Groups are windows (or whole images for carrier-token attention). Tokens
-    arrive compact and are scattered into their slots; empty slots are masked
-    out of every group's keys.
+    arrive compact and are scattered into their slots (while tracing they
+    arrive in their slots already); empty slots are masked out of every
+    group's keys.
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True,
@@ -35,9 +36,8 @@ class GridAttention(nn.Module):
         """``x``: ``(T, C)`` tokens of ``slots``; returns ``(T, C)``."""
         c, heads, n = x.shape[-1], self.num_heads, slots.size
         bias = self.rel_pos(*grid_hw)  # (heads, h*w, h*w)
-        prefix = n - bias.shape[-1]
-        if prefix:
-            bias = F.pad(bias, (prefix, 0, prefix, 0))
+        if slots.prefix:
+            bias = F.pad(bias, (slots.prefix, 0, slots.prefix, 0))
         qkv = scatter_to_slots(linear(x, self.qkv), slots)
         q, k, v = qkv.view(slots.groups, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4).unbind(0)
         # A mask of the full (groups, heads, n, n) shape lets PyTorch pick its fused

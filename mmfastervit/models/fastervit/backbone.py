@@ -25,7 +25,10 @@ class FasterViT(PyramidBackbone):
     Returns one ``(B, dim * 2**i, H_i, W_i)`` map per stage in ``out_indices``
     at strides 4, 8, 16, 32 (``H_i = ceil(H / 2**(i+2))``), each through its
     own channel LayerNorm. Any input size works, decided per forward pass;
-    window padding is masked so real pixels never see it.
+    window padding is masked so real pixels never see it. Exporters and the
+    compiler follow the size symbolically: one ONNX file (``torch.onnx.export``
+    with dynamic height / width, either exporter) or one
+    ``torch.compile(dynamic=True)`` graph serves every size.
 
     Args:
         arch: variant name from :data:`arch_zoo` (``'0'``-``'6'``,

@@ -6,6 +6,12 @@ window. The pooling follows the official geometry, which overlaps: along an
 axis of padded length ``n`` it makes ``out = ct_size * n / window`` tokens with
 stride ``n // out`` and kernel ``n - (out - 1) * stride``. Padding pixels are
 left out of every average; a CT that would see only padding is marked invalid.
+
+In eager mode the pooling is an ``avg_pool2d`` whose kernel is computed from
+the concrete size (cached per size). While tracing (ONNX export,
+``torch.compile``) the size is symbolic, so the same averages are taken as two
+matrix products with per-axis pooling matrices built from ``arange``
+comparisons: exporters then follow the size instead of baking a kernel in.
 """
 from __future__ import annotations
 
@@ -30,6 +36,22 @@ def pool_geometry(n: int, window: int, ct_size: int) -> Tuple[int, int]:
 def carrier_grid_hw(grid: WindowGrid, ct_size: int) -> Tuple[int, int]:
     """Size of the CT grid of a window grid: ``ct_size`` per window per axis."""
     return grid.rows * ct_size, grid.cols * ct_size
+
+
+def axis_pooling(n, window: int, ct_size: int, device: torch.device
+                 ) -> Tuple[Tensor, Tensor]:
+    """CT pooling along an axis of ``n`` real positions (``n`` may be
+    symbolic), padded to whole windows: ``(out, n)`` weights whose row ``o``
+    averages the real positions under token ``o``'s kernel (all zero when
+    there are none), and ``(out,)`` bool, whether there are any."""
+    padded = (n + window - 1) // window * window
+    kernel, stride = pool_geometry(padded, window, ct_size)
+    out = ct_size * (padded // window)
+    start = torch.arange(out, device=device)[:, None] * stride
+    pos = torch.arange(n, device=device)[None]
+    inside = ((pos >= start) & (pos < start + kernel)).float()
+    count = inside.sum(1)
+    return inside / count.clamp_min(1)[:, None], count > 0
 
 
 def _pooling(grid: WindowGrid, ct_size: int):
@@ -67,10 +89,17 @@ class CarrierTokenizer(nn.Module):
         self.ct_size = ct_size
         self.pos_conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
 
-    def forward(self, x: Tensor, grid: WindowGrid) -> Tensor:
+    def forward(self, x: Tensor, grid: WindowGrid, symbolic: bool = False) -> Tensor:
         """CTs ``(B, Hc * Wc, C)`` in row-major grid order; each averages the
-        real pixels under its pooling window (zero if there are none)."""
+        real pixels under its pooling window (zero if there are none).
+        ``symbolic``: pool with matrices built from the grid's (symbolic)
+        size, for tracing."""
         x = self.pos_conv(x)
+        if symbolic:
+            rows, cols = (axis_pooling(n, grid.window, self.ct_size, x.device)[0].to(x.dtype)
+                          for n in (grid.height, grid.width))
+            ct = torch.matmul(torch.matmul(rows, x), cols.t())  # (B, C, Hc, Wc)
+            return ct.flatten(2).transpose(1, 2)
         kernel, stride = _pooling(grid, self.ct_size)
         share = _real_pixel_share(grid, self.ct_size, x.device)
         if share is None:

@@ -114,5 +114,7 @@ class HATBlock(nn.Module):
         x = self.local(x, (w, w), layout.window_slots)
         if self.propagate and layout.ct_tokens is not None:
             carried = self.carrier.ls1(x[layout.pixel_ct]).to(x.dtype)
+            if layout.carrier_gate is not None:  # traced: off for a single window
+                carried = carried * layout.carrier_gate
             x = x.index_add(0, layout.pixel_tokens, carried)
         return x

@@ -2,7 +2,9 @@
 
 Because the learned weights are MLPs of normalised coordinates, they do not
 depend on the input resolution or window size; only the coordinate tables do,
-and those are built from the actual grid at run time (cached per shape).
+and those are built from the actual grid at run time: cached per shape in
+eager mode, and computed inside the graph from the (symbolic) grid size while
+tracing, so that an exported or compiled model builds them for every size.
 """
 from __future__ import annotations
 
@@ -12,32 +14,33 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ...compat import at_least, is_tracing
 from ..common.eval_cache import EvalCache
 
 
-@functools.lru_cache(maxsize=64)
-def absolute_coords(h: int, w: int, device: torch.device) -> Tensor:
+def _absolute_coords(h, w, device: torch.device) -> Tensor:
     """``(h * w, 2)`` (row, col) of each cell, each axis mapped by
     ``(i - n // 2) / (n // 2)`` (so -1 at the first cell)."""
-    rows = (torch.arange(h, device=device) - h // 2) / max(h // 2, 1)
-    cols = (torch.arange(w, device=device) - w // 2) / max(w // 2, 1)
-    return torch.stack(torch.meshgrid(rows, cols, indexing='ij'), -1).view(-1, 2)
+    def axis(n):
+        half = n // 2
+        return (torch.arange(n, device=device) - half) / at_least(half, 1)
+
+    return torch.stack(torch.meshgrid(axis(h), axis(w), indexing='ij'), -1).view(-1, 2)
 
 
-@functools.lru_cache(maxsize=64)
-def log_relative_coords(h: int, w: int, device: torch.device) -> Tensor:
+def _log_relative_coords(h, w, device: torch.device) -> Tensor:
     """``((2h-1) * (2w-1), 2)`` log-spaced relative offsets (SwinV2): each
     axis normalised by ``n - 1`` to [-8, 8], then ``sign * log2(1+|d|) / 3``."""
-    def axis(n: int) -> Tensor:
-        return torch.arange(1 - n, n, device=device, dtype=torch.float32) * (8 / max(n - 1, 1))
+    def axis(n):
+        return torch.arange(1 - n, n, device=device, dtype=torch.float32) * (
+            8 / at_least(n - 1, 1))
 
     table = torch.stack(torch.meshgrid(axis(h), axis(w), indexing='ij'), -1)
     table = torch.sign(table) * torch.log2(table.abs() + 1.0) / math.log2(8)
     return table.view(-1, 2)
 
 
-@functools.lru_cache(maxsize=16)
-def relative_index(h: int, w: int, device: torch.device) -> Tensor:
+def _relative_index(h, w, device: torch.device) -> Tensor:
     """``(h*w, h*w)`` index into :func:`log_relative_coords` for each
     (query, key) pair of an ``h x w`` grid."""
     coords = torch.stack(torch.meshgrid(torch.arange(h, device=device),
@@ -45,6 +48,18 @@ def relative_index(h: int, w: int, device: torch.device) -> Tensor:
                                         indexing='ij')).flatten(1)
     rel = coords[:, :, None] - coords[:, None, :]
     return (rel[0] + h - 1) * (2 * w - 1) + rel[1] + w - 1
+
+
+# Eager mode: one table per concrete shape.
+absolute_coords = functools.lru_cache(maxsize=64)(_absolute_coords)
+log_relative_coords = functools.lru_cache(maxsize=64)(_log_relative_coords)
+relative_index = functools.lru_cache(maxsize=16)(_relative_index)
+
+
+def _table(cached, uncached, h, w, device: torch.device) -> Tensor:
+    """A coordinate table: from its per-shape cache in eager mode, built in
+    the graph from symbolic sizes while tracing (never a cache keyed on them)."""
+    return (uncached if is_tracing() else cached)(h, w, device)
 
 
 class CoordinateMLP(EvalCache):
@@ -73,7 +88,8 @@ class AbsolutePosition(CoordinateMLP):
     def forward(self, h: int, w: int) -> Tensor:
         """``(h * w, dim)``, to be added to the grid's tokens."""
         device = self.mlp[0].weight.device
-        return self.cached((h, w), lambda: self.run_mlp(absolute_coords(h, w, device)))
+        return self.cached((h, w), lambda: self.run_mlp(
+            _table(absolute_coords, _absolute_coords, h, w, device)))
 
 
 class RelativePositionBias(CoordinateMLP):
@@ -88,6 +104,6 @@ class RelativePositionBias(CoordinateMLP):
         per-offset table is cached: the full bias of a large carrier-token grid
         is big and cheap to gather."""
         device = self.mlp[0].weight.device
-        table = self.cached((h, w), lambda: 16 * torch.sigmoid(
-            self.run_mlp(log_relative_coords(h, w, device))))
-        return table.t()[:, relative_index(h, w, device)]
+        table = self.cached((h, w), lambda: 16 * torch.sigmoid(self.run_mlp(
+            _table(log_relative_coords, _log_relative_coords, h, w, device))))
+        return table.t()[:, _table(relative_index, _relative_index, h, w, device)]

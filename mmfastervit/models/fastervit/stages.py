@@ -7,10 +7,11 @@ from typing import Optional, Sequence
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from ...compat import is_tracing
 from .carrier_tokens import CarrierTokenizer
 from .conv_blocks import ConvBlock, Downsample
 from .hat_block import HATBlock
-from .tokens import to_map, to_tokens, token_layout
+from .tokens import dense_layout, to_map, to_tokens, token_layout
 from .windows import WindowGrid
 
 
@@ -47,10 +48,10 @@ class HATStage(_Stage):
     """HAT blocks on ``(B, C, H, W)`` of any size.
 
     The map becomes compact tokens once (real pixels and carrier tokens,
-    ordered by window, see :mod:`.tokens`); all blocks work on those, and the
-    pixels go back to a map at the end. Carrier tokens are used when
-    ``use_hat`` is set and the map has more than one window (with one window,
-    attention is already global).
+    ordered by window, see :mod:`.tokens`; every window slot while tracing);
+    all blocks work on those, and the pixels go back to a map at the end.
+    Carrier tokens are used when ``use_hat`` is set and the map has more than
+    one window (with one window, attention is already global).
     """
 
     def __init__(self, dim: int, depth: int, num_heads: int, window: int,
@@ -78,10 +79,14 @@ class HATStage(_Stage):
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         grid = WindowGrid(h, w, self.window)
+        # Tracing (export, compile): sizes are symbolic, so the layout keeps
+        # every slot, and CTs are always made (gated off for a single window).
+        symbolic = is_tracing()
         cts = None
-        if self.tokenizer is not None and grid.num_windows > 1:
-            cts = self.tokenizer(x, grid).reshape(-1, c)
-        layout = token_layout(grid, self.ct_size, cts is not None, b, x.device)
+        if self.tokenizer is not None and (symbolic or grid.num_windows > 1):
+            cts = self.tokenizer(x, grid, symbolic).reshape(-1, c)
+        layout = (dense_layout if symbolic else token_layout)(
+            grid, self.ct_size, cts is not None, b, x.device)
         # (B, C, H, W) -> (B*H*W, C) pixels: a view for channels-last input
         tokens = to_tokens(layout, x.permute(0, 2, 3, 1).reshape(-1, c), cts)
         for block in self.blocks:

@@ -11,6 +11,14 @@ order is exactly the slot order, and no scattering is needed.
 
 Every index map here depends only on the shapes, so a layout is built once per
 (grid, batch) and cached.
+
+While tracing (ONNX export, ``torch.compile``) sizes are symbolic: the compact
+layout's size (how many real tokens) cannot be known without ``nonzero``, and
+a cache keyed on the size would bake one size into the graph. There
+:func:`dense_layout` keeps every slot instead (padding slots read a zero row
+and are masked out of every key set, like the compact layout's empty slots),
+with index maps computed in the graph from ``arange`` and the symbolic sizes.
+Real tokens come out the same either way.
 """
 from __future__ import annotations
 
@@ -21,29 +29,31 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .carrier_tokens import carrier_grid_hw, carrier_validity
+from .carrier_tokens import axis_pooling, carrier_grid_hw, carrier_validity
 from .windows import WindowGrid
 
 
 @dataclass(frozen=True)
 class Slots:
-    """``groups`` attention groups of ``size`` slots each; ``index`` (T,) is
-    the slot of every compact token (None: token ``t`` is slot ``t``);
-    ``token_group`` (T,) the group of every token; ``key_mask``
-    (groups per image, size) is 0 / -inf, None if nothing is masked."""
+    """``groups`` attention groups of ``size`` slots each, the first
+    ``prefix`` of them carrier tokens; ``index`` (T,) is the slot of every
+    compact token (None: token ``t`` is slot ``t``); ``token_group`` (T,) the
+    group of every token; ``key_mask`` (groups per image, size), shared by the
+    images, or (groups, size), is 0 / -inf; None if nothing is masked."""
 
     groups: int
     size: int
     index: Optional[Tensor]
     token_group: Tensor
     key_mask: Optional[Tensor]
+    prefix: int = 0
 
 
 @dataclass(frozen=True)
 class TokenLayout:
     """Index maps between a stage's ``(B, H, W, C)`` map, its ``(B, Hc*Wc, C)``
-    CT grid, and its compact tokens. All indices are rows of ``(rows, C)``
-    tensors."""
+    CT grid, and its tokens (compact, or every slot: :func:`dense_layout`).
+    All indices are rows of ``(rows, C)`` tensors."""
 
     ct_hw: Optional[Tuple[int, int]]   # CT grid, None without carrier tokens
     window_slots: Slots                # window attention
@@ -55,18 +65,31 @@ class TokenLayout:
     pixel_tokens: Tensor               # (T_pix,) tokens that are pixels
     pixel_ct: Optional[Tensor]         # (T_pix,) token of the CT each pixel takes in
     #                                    propagation (nearest CT of its window)
+    zero_row: bool = False             # source row 0 is a zero row (padding slots)
+    carrier_gate: Optional[Tensor] = None  # () 1 / 0: whether the CTs take part
 
 
 def _additive(valid: Tensor) -> Optional[Tensor]:
     if bool(valid.all()):
         return None
-    return torch.zeros(valid.shape).masked_fill(~valid, float('-inf'))
+    return _key_mask(valid)
+
+
+def _key_mask(valid: Tensor) -> Tensor:
+    """0 where ``valid``, -inf elsewhere."""
+    return torch.zeros(valid.shape, device=valid.device).masked_fill(~valid, float('-inf'))
+
+
+def _nearest_ct(cell, window: int, ct_size: int):
+    """Propagation: index of the window's CT nearest to pixel ``cell``
+    (row-major in the window), i.e. CT ``(i * ct // window, j * ct // window)``."""
+    return (cell // window * ct_size // window) * ct_size + cell % window * ct_size // window
 
 
 def _slots(groups: int, size: int, index: Optional[Tensor], tokens: int,
-           valid: Tensor) -> Slots:
+           valid: Tensor, prefix: int = 0) -> Slots:
     slot = torch.arange(tokens) if index is None else index
-    return Slots(groups, size, index, slot // size, _additive(valid))
+    return Slots(groups, size, index, slot // size, _additive(valid), prefix)
 
 
 def _build(grid: WindowGrid, ct_size: int, with_ct: bool, batch: int) -> TokenLayout:
@@ -124,7 +147,7 @@ def _build(grid: WindowGrid, ct_size: int, with_ct: bool, batch: int) -> TokenLa
         ct_token_ids = token_ids[:, ~is_pix1].flatten()
         ct_tokens[source[ct_token_ids] - hw * batch] = ct_token_ids
         # propagation: pixel (i, j) of a window takes CT (i*ct//ws, j*ct//ws)
-        near = (local // ws * ct_size // ws) * ct_size + local % ws * ct_size // ws
+        near = _nearest_ct(local, ws, ct_size)
         near_slot = torch.arange(nw)[:, None] * n + near[None]                # (nW, ws^2)
         pixel_ct1 = token_of_slot[near_slot[pix_real]]
         pixel_ct = (pixel_ct1[None] + t1 * b).flatten()
@@ -135,7 +158,7 @@ def _build(grid: WindowGrid, ct_size: int, with_ct: bool, batch: int) -> TokenLa
         ct_slots = _slots(batch, hc * wc, None, batch * hc * wc,
                           torch.ones(1, hc * wc, dtype=torch.bool) if ct_valid is None
                           else ct_valid[None])
-    window_slots = _slots(batch * nw, n, window_index, source.numel(), window_valid)
+    window_slots = _slots(batch * nw, n, window_index, source.numel(), window_valid, p)
     return TokenLayout((hc, wc) if with_ct else None, window_slots, ct_slots, source,
                        pixel_of_map, ct_tokens, position1.repeat(batch), pixel_tokens,
                        pixel_ct)
@@ -146,7 +169,8 @@ def _to(layout: TokenLayout, device: torch.device) -> TokenLayout:
         if isinstance(v, Tensor):
             return v.to(device)
         if isinstance(v, Slots):
-            return Slots(v.groups, v.size, move(v.index), move(v.token_group), move(v.key_mask))
+            return Slots(v.groups, v.size, move(v.index), move(v.token_group),
+                         move(v.key_mask), v.prefix)
         return v
     return TokenLayout(**{k: move(getattr(layout, k)) for k in layout.__dataclass_fields__})
 
@@ -158,10 +182,89 @@ def token_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch: int,
     return _to(_build(grid, ct_size, with_ct, batch), device)
 
 
+def dense_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch,
+                 device: torch.device) -> TokenLayout:
+    """The layout of ``batch`` maps of ``grid`` with every window slot kept,
+    for tracing: the sizes may be symbolic.
+
+    Tokens are the slots themselves (``index`` None); padding slots read the
+    zero row and are masked out of the keys, as are CTs that pool only
+    padding. With a single window no CTs are used (attention is already
+    global): the CT slots stay but are masked and ``carrier_gate`` turns
+    propagation off, so that one graph serves every size. Key masks are per
+    group and never None (tracing cannot tell whether anything is masked).
+
+    Every map is computed on a flat ``arange`` whose length has a constant
+    factor, split into coordinates by floor division: ``torch.compile``
+    guards on a tensor dimension of a symbolic size being 1 (and so would
+    recompile when a stage has a single window row), but not on these.
+    """
+    h, w, ws = grid.height, grid.width, grid.window
+    rows, cols = grid.rows, grid.cols
+    nw = rows * cols
+    p = ct_size**2 if with_ct else 0
+    n = p + ws * ws
+    groups = batch * nw
+
+    def split(index, size):  # (index // size, index % size), `size` may be symbolic
+        quotient = index // size
+        return quotient, index - quotient * size
+
+    def window_origin(image, row, col):  # first token of window (row, col) of an image
+        return ((image * rows + row) * cols + col) * n
+
+    # Slots: window g = (image, row, col), slot s: P CTs, then ws*ws pixel cells.
+    group, slot = split(torch.arange(groups * n, device=device), n)
+    image, win = split(group, nw)
+    win_r, win_c = split(win, cols)
+    is_pixel = slot >= p
+    cell = (slot - p).clamp(min=0)
+    pix_r, pix_c = win_r * ws + cell // ws, win_c * ws + cell % ws
+    real = is_pixel & (pix_r < h) & (pix_c < w)
+    # source rows: [zero row; B*H*W pixels; B*Hc*Wc CTs]
+    source = torch.where(real, 1 + image * (h * w) + pix_r * w + pix_c, 0)
+    valid = real
+    ct_tokens = pixel_ct = ct_slots = gate = None
+    hc = wc = 0
+    if with_ct:
+        hc, wc = carrier_grid_hw(grid, ct_size)
+        ct_cell = slot.clamp(max=p - 1)
+        ct_r, ct_c = win_r * ct_size + ct_cell // ct_size, win_c * ct_size + ct_cell % ct_size
+        source = torch.where(is_pixel, source,
+                             1 + batch * (h * w) + image * (hc * wc) + ct_r * wc + ct_c)
+        row_valid, col_valid = (axis_pooling(size, ws, ct_size, device)[1]
+                                for size in (h, w))
+        gate = (win > 0).any()  # more than one window
+        valid = real | (~is_pixel & row_valid[ct_r] & col_valid[ct_c] & gate)
+        # CT (i, j) of the CT grid: window (i // ct, j // ct), cell (i % ct, j % ct)
+        ct_image, ct_index = split(torch.arange(batch * hc * wc, device=device), hc * wc)
+        i, j = split(ct_index, wc)
+        ct_tokens = (window_origin(ct_image, i // ct_size, j // ct_size)
+                     + (i % ct_size) * ct_size + j % ct_size)
+        ct_slots = Slots(batch, hc * wc, None, ct_image,
+                         _key_mask((row_valid[i] & col_valid[j]).view(batch, -1)))
+    # pixel slots, in token order
+    pix_group, pix_cell = split(torch.arange(groups * ws * ws, device=device), ws * ws)
+    pixel_tokens = pix_group * n + p + pix_cell
+    if with_ct:
+        pixel_ct = pix_group * n + _nearest_ct(pix_cell, ws, ct_size)
+    # pixel (y, x) of image b: window (y // ws, x // ws), cell (y % ws, x % ws)
+    map_image, yx = split(torch.arange(batch * h * w, device=device), h * w)
+    y, x = split(yx, w)
+    pixel_of_map = window_origin(map_image, y // ws, x // ws) + p + (y % ws) * ws + x % ws
+    position = torch.where(is_pixel, cell, ws * ws)
+    window_slots = Slots(groups, n, None, group, _key_mask(valid.view(groups, n)), p)
+    return TokenLayout((hc, wc) if with_ct else None, window_slots, ct_slots, source,
+                       pixel_of_map, ct_tokens, position, pixel_tokens, pixel_ct,
+                       zero_row=True, carrier_gate=gate)
+
+
 def to_tokens(layout: TokenLayout, pixels: Tensor, cts: Optional[Tensor]) -> Tensor:
     """``(B*H*W, C)`` pixels (NHWC order) and ``(B*Hc*Wc, C)`` CTs -> ``(T, C)``."""
-    rows = pixels if cts is None else torch.cat([pixels, cts])
-    return rows[layout.source]
+    rows = [pixels] if cts is None else [pixels, cts]
+    if layout.zero_row:
+        rows.insert(0, pixels.new_zeros(1, pixels.shape[-1]))
+    return (torch.cat(rows) if len(rows) > 1 else pixels)[layout.source]
 
 
 def to_map(layout: TokenLayout, tokens: Tensor) -> Tensor:

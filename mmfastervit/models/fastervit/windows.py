@@ -15,7 +15,12 @@ from torch import Tensor
 
 
 class WindowGrid(NamedTuple):
-    """A ``height x width`` map cut into ``window x window`` windows."""
+    """A ``height x width`` map cut into ``window x window`` windows.
+
+    ``height`` and ``width`` are ints in eager mode; while tracing they may be
+    symbolic (``SymInt``, or 0-dim tensors under the TorchScript tracer), and
+    every derived size below stays symbolic with them.
+    """
 
     height: int
     width: int
@@ -23,11 +28,11 @@ class WindowGrid(NamedTuple):
 
     @property
     def rows(self) -> int:
-        return -(-self.height // self.window)
+        return (self.height + self.window - 1) // self.window
 
     @property
     def cols(self) -> int:
-        return -(-self.width // self.window)
+        return (self.width + self.window - 1) // self.window
 
     @property
     def num_windows(self) -> int:
