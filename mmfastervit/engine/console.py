@@ -38,10 +38,12 @@ def _environment_line(text: str) -> str:
                   'Distributed training', 'GPU number'):
         found = re.search(rf'^\s*{label}: (.*)$', text, re.M)
         if found:
-            value = found[1].split(' (')[0].strip()
-            fields.append(f'{label} {value}' if label in ('Python', 'PyTorch', 'MMEngine')
-                          else f'{label.lower()}: {value}')
+            fields.append(f'{label}: {found[1].split(" (")[0].strip()}')
     return 'environment: ' + ', '.join(fields)
+
+
+#: a per-class table with more rows goes to the log file only
+MAX_CLASS_ROWS = 20
 
 
 class _ConsoleSummary(logging.Filter):
@@ -60,8 +62,13 @@ class _ConsoleSummary(logging.Filter):
         if text.startswith('Hooks will be executed'):
             return ''
         if re.match(r'^(Evaluating (bbox|segm|proposal_fast|proposal)\.\.\.'
-                    r'|\w+_mAP_copypaste: )', text):
+                    r'|\w+_mAP_copypaste: |per class results:$)', text):
             return ''
+        if text.startswith('\n+-') and '| Class' in text:  # mmseg's per-class table
+            rows = text.count('\n') - 4
+            if rows > MAX_CLASS_ROWS:
+                return f'per-class results ({rows} classes): in {self.log_file}'
+            return 'per-class results:' + text
         return None
 
     def filter(self, record: logging.LogRecord) -> bool:
