@@ -1,9 +1,11 @@
 """Warnings the libraries we build on raise about their own internals.
 
 mmengine imports ``pkg_resources`` (setuptools then warns that it is
-deprecated, twice) and mmdet's mask head copies a tensor the way torch warns
-about; neither says anything a user of this package can act on. Importing
-``mmfastervit`` ignores exactly these messages; every other warning shows.
+deprecated, twice), mmdet's mask head copies a tensor the way torch warns
+about, and mmseg announces its own deprecations and defaults every time its
+own configs use them; none says anything a user of this package can act on.
+Importing ``mmfastervit`` ignores exactly these messages; every other warning
+shows.
 """
 import warnings
 
@@ -11,6 +13,10 @@ import warnings
 LIBRARY_WARNINGS = [
     (r'pkg_resources is deprecated', UserWarning, ''),
     (r'To copy construct from a tensor', UserWarning, r'mmdet\.'),
+    (r'``build_loss`` would be deprecated', UserWarning, r'mmseg\.'),
+    (r'`reduce_zero_label` will be deprecated', UserWarning, r'mmseg\.'),
+    (r'Default ``avg_non_ignore`` is False', UserWarning, r'mmseg\.'),
+    (r'The draw is False, it means that the hook for visualization', UserWarning, r'mmseg\.'),
 ]
 
 

@@ -324,7 +324,7 @@ test_tool.__test__ = False  # a helper, not a test
     ('backbone', ['backbone.pth holds backbone weights only', 'not a whole model of',
                   'model.backbone.init_cfg']),
     ('partial', ['partial.pth does not fit the model', 'roi_head (48)',
-                 'evaluate the checkpoint tools/train.py saved']),
+                 'evaluate the file tools/train.py saved']),
 ])
 def test_test_tool_refuses_bad_checkpoints(tmp_path, tiny_coco, checkpoints, name, says):
     res = test_tool(checkpoints / f'{name}.pth', '--data-root', tiny_coco,
@@ -638,7 +638,7 @@ def test_segmentation_metrics_and_per_class_tables_stay_short(tmp_path):
     for classes in (5, 150):
         rows = ''.join(f'| class{i} | 1.0 | 2.0 |\n' for i in range(classes))
         logger.info('per class results:')
-        logger.info(f'\n+---+\n| Class | IoU | Acc |\n+---+\n{rows}+---+')
+        logger.info(f'\n+---+\n|  Class  | IoU | Acc |\n+---+\n{rows}+---+')
     logger.info('Config:\n' + 'x = 1\n' * 600)
     assert shown[0].startswith('per-class results:\n+---+') and shown[0].count('| class') == 5
     assert shown[1] == f'per-class results (150 classes): in {tmp_path / "run.log"}'

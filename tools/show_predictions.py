@@ -45,7 +45,8 @@ def main(argv=None) -> int:
 
     model = init(args.config, args.checkpoint, device='cpu')
     result = infer(model, args.image)
-    visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    vis_cfg = dict(model.cfg.visualizer, vis_backends=None)  # draw only, no log backends
+    visualizer = VISUALIZERS.build(vis_cfg)
     visualizer.dataset_meta = model.dataset_meta
     image = mmcv.imread(args.image, channel_order='rgb')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

@@ -7,15 +7,17 @@ from collections import Counter
 from typing import Dict
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from torch import Tensor
 
 from ..checkpoint import CheckpointMismatchError
+from ..preflight import TRAINED
 
 
 def _bare_model(model):
-    while is_model_wrapper(model) or (hasattr(model, 'module') and
-                                      type(model).__name__.endswith('TTAModel')):
+    """The model the weights go into (mmengine loads through DDP and
+    test-time-augmentation wrappers the same way)."""
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
         model = model.module
     return model
 
@@ -47,8 +49,7 @@ class CheckpointFitsModelHook(Hook):
                  for k, v in weights.items() if k in expected and v.shape != expected[k].shape]
         if not missing and not other:
             return
-        fix = ('evaluate the checkpoint tools/train.py saved for this config '
-               '(WORK_DIR/iter_N.pth or epoch_N.pth)')
+        fix = f'evaluate {TRAINED} for this config'
         if len(missing) == len(expected) and any(f'backbone.{k}' in expected for k in weights):
             raise CheckpointMismatchError(
                 f'checkpoint {self.path} holds backbone weights only ({len(weights)} tensors, '

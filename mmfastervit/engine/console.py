@@ -5,8 +5,8 @@ lines for a detector), the hook table, and pycocotools prints its progress
 chatter and two 12-line AP/AR tables per evaluation. :func:`summarise_console`
 keeps one line for each of those on the console and sends the full text to
 the run's log file (``WORK_DIR/<timestamp>/<timestamp>.log``), where mmengine
-writes it anyway, and drops mmengine's notes about its own deprecated file
-client. Warnings and errors are never filtered.
+writes it anyway, and drops mmengine's notes about its own internals.
+Warnings and errors are never filtered.
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ import re
 import sys
 from typing import Optional, TextIO
 
-#: mmengine log records that only announce mmengine's own deprecations
-_LIBRARY_RECORDS = re.compile(r'^"(FileClient|HardDiskBackend)" (will be deprecated|is the '
-                              r'alias)')
+#: mmengine log records about mmengine's own internals (deprecated file
+#: client, metrics configured without a key prefix)
+_LIBRARY_RECORDS = re.compile(r'^("(FileClient|HardDiskBackend)" (will be deprecated|is the '
+                              r'alias)|The prefix is not set in metric class)')
 #: what pycocotools prints while loading annotations and evaluating
 _COCO_CHATTER = re.compile(
     r'^(loading annotations into memory\.\.\.|Done \(t=[\d.]+s\)|creating index\.\.\.'
@@ -64,7 +65,7 @@ class _ConsoleSummary(logging.Filter):
         if re.match(r'^(Evaluating (bbox|segm|proposal_fast|proposal)\.\.\.'
                     r'|\w+_mAP_copypaste: |per class results:$)', text):
             return ''
-        if text.startswith('\n+-') and '| Class' in text:  # mmseg's per-class table
+        if text.startswith('\n+-') and re.search(r'\|\s+Class\s+\|', text):  # mmseg's
             rows = text.count('\n') - 4
             if rows > MAX_CLASS_ROWS:
                 return f'per-class results ({rows} classes): in {self.log_file}'
