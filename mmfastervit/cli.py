@@ -56,7 +56,9 @@ def load_config(args: argparse.Namespace) -> Config:
                           f'{" and ".join(SCOPES)} configs (inherit an mmdet:: or mmseg:: base)')
     if getattr(args, 'data_root', None):
         moved = move_data_root(cfg, args.data_root)
-        print(f'--data-root {args.data_root}: set {", ".join(moved) or "nothing"}', flush=True)
+        if os.environ.get('RANK', '0') == '0':
+            print(f'--data-root {args.data_root}: set {", ".join(moved) or "nothing"}',
+                  flush=True)
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif not cfg.get('work_dir'):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import sys
 from typing import Optional, TextIO
@@ -123,11 +124,10 @@ def summarise_console(logger: logging.Logger) -> None:
     console; the log file keeps everything."""
     logger.addFilter(_LibraryRecords())
     files = [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
-    if not files:
-        return
-    log_file = files[0].baseFilename
-    for handler in logger.handlers:
-        if type(handler) is logging.StreamHandler:
-            handler.addFilter(_ConsoleSummary(handler, log_file))
-    if not isinstance(sys.stdout, _DivertLines):
-        sys.stdout = _DivertLines(sys.stdout, files[0].stream, _COCO_CHATTER)
+    if files:
+        for handler in logger.handlers:
+            if type(handler) is logging.StreamHandler:
+                handler.addFilter(_ConsoleSummary(handler, files[0].baseFilename))
+    if not isinstance(sys.stdout, _DivertLines):  # other ranks: no log file, no chatter
+        sink = files[0].stream if files else open(os.devnull, 'w')
+        sys.stdout = _DivertLines(sys.stdout, sink, _COCO_CHATTER)
