@@ -6,8 +6,12 @@ constructor ``FasterViTLayerDecayOptimizerConstructor`` (in mmengine's root
 registries, which both libraries' registries search) and lets torch's
 weights-only loader read official checkpoints and mmengine training checkpoints.
 """
-from .checkpoint import register_mmengine_loader
-from .safe_load import allow_checkpoint_globals
+from .library_noise import quiet_library_noise
+
+quiet_library_noise()
+
+from .checkpoint import register_mmengine_loader  # noqa: E402
+from .safe_load import allow_checkpoint_globals  # noqa: E402
 
 allow_checkpoint_globals()
 register_mmengine_loader()

@@ -17,8 +17,15 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import torch  # noqa: E402
 
-from mmfastervit.checkpoint import check_compatible, extract_state_dict, read_checkpoint  # noqa: E402,E501
+from mmfastervit.checkpoint import (  # noqa: E402
+    CheckpointMismatchError,
+    check_compatible,
+    extract_state_dict,
+    read_checkpoint,
+)
+from mmfastervit.cli import main_guard  # noqa: E402
 from mmfastervit.models import FasterViT  # noqa: E402
+from mmfastervit.preflight import check_checkpoint  # noqa: E402
 
 #: backbone classes whose official files this tool converts
 FAMILIES = [FasterViT]
@@ -31,13 +38,14 @@ def main(argv=None) -> int:
     parser.add_argument('--arch', help='variant the file must match (default: detect)')
     args = parser.parse_args(argv)
 
+    check_checkpoint(args.src, 'official checkpoint')
     weights = extract_state_dict(read_checkpoint(args.src))
     family = next((cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)), None)
     if family is None:
         names = ', '.join(cls.__name__ for cls in FAMILIES)
-        print(f'{args.src} is not in the official key layout of {names}; it may already '
-              'be converted.', file=sys.stderr)
-        return 1
+        raise CheckpointMismatchError(
+            f'{args.src} is not in the official key layout of {names}: it may already be '
+            'converted (configs load such files as they are), or be another model\'s file')
     fmt = family.checkpoint_format
     weights, dropped = fmt.convert_official(weights)
     variants = fmt.matching_variants(weights)
@@ -60,4 +68,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main_guard(main)

@@ -26,16 +26,11 @@ TASKS = {
         config='configs/demo/cascade_fastervit_synthetic_coco.py',
         data_root='data/synthetic_coco',
         make=['tools/make_synthetic_coco.py'],
-        data_option='{loader}.dataset.data_root={root}/',
-        extra_options=['val_evaluator.ann_file={root}/annotations/instances_val2017.json',
-                       'test_evaluator.ann_file={root}/annotations/instances_val2017.json'],
         sample='val2017/000001000001.jpg'),
     'ade20k': dict(
         config='configs/demo/upernet_fastervit_synthetic_ade20k.py',
         data_root='data/synthetic_ade20k/ADEChallengeData2016',
         make=['tools/make_synthetic_ade20k.py'],
-        data_option='{loader}.dataset.data_root={root}/',
-        extra_options=[],
         sample='images/validation/ADE_val_00000001.jpg'),
 }
 
@@ -48,8 +43,9 @@ def fresh_dir(path: str) -> None:
     directory without the marker is somebody's data and is never deleted."""
     if osp.isdir(path) and os.listdir(path):
         if not osp.isfile(osp.join(path, MARKER)):
-            sys.exit(f'error: {path} exists and was not made by this demo; '
-                     'pick another --work-dir / --data-root or remove it yourself')
+            print(f'error: {path} exists and was not made by this demo; '
+                  'pick another --work-dir / --data-root or remove it yourself', file=sys.stderr)
+            sys.exit(2)
         shutil.rmtree(path)
     os.makedirs(path, exist_ok=True)
     open(osp.join(path, MARKER), 'w').close()
@@ -59,9 +55,13 @@ def step(n: int, total: int, text: str) -> None:
     print(f'\n[{n}/{total}] {text}', flush=True)
 
 
-def run(args, **kw) -> None:
+def run(args) -> None:
+    """Run one of our tools; if it fails (it has printed why), stop with its
+    exit code."""
     print('$ ' + ' '.join(args), flush=True)
-    subprocess.run([sys.executable, *args], cwd=ROOT, check=True, **kw)
+    code = subprocess.run([sys.executable, *args], cwd=ROOT).returncode
+    if code:
+        sys.exit(code)
 
 
 def main(argv=None) -> int:
@@ -76,9 +76,9 @@ def main(argv=None) -> int:
     task = TASKS[args.task]
     root = args.data_root or task['data_root']
     work_dir = args.work_dir or f'work_dirs/demo_{args.task}'
-    options = [task['data_option'].format(loader=loader, root=root)
-               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-    options += [o.format(root=root) for o in task['extra_options']] + args.cfg_options
+    options = ['--data-root', root]
+    if args.cfg_options:
+        options += ['--cfg-options', *args.cfg_options]
     start = time.time()
 
     step(1, 4, f'writing the synthetic dataset to {root}')
@@ -87,13 +87,12 @@ def main(argv=None) -> int:
 
     step(2, 4, f'training {task["config"]} (logs and checkpoints in {work_dir})')
     fresh_dir(work_dir)
-    run(['tools/train.py', task['config'], '--work-dir', work_dir, '--cfg-options', *options])
+    run(['tools/train.py', task['config'], '--work-dir', work_dir, *options])
     with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as f:
         checkpoint = osp.join(ROOT, work_dir, osp.basename(f.read().strip()))
 
     step(3, 4, f'evaluating {osp.relpath(checkpoint, ROOT)} on the held-out images')
-    run(['tools/test.py', task['config'], checkpoint, '--work-dir', work_dir,
-         '--cfg-options', *options])
+    run(['tools/test.py', task['config'], checkpoint, '--work-dir', work_dir, *options])
 
     step(4, 4, 'drawing predictions on a held-out image')
     picture = osp.join(work_dir, 'predictions.png')

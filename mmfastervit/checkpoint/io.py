@@ -77,17 +77,21 @@ def _unreadable(path: str, err: BaseException) -> CheckpointFileError:
 
 
 def load_checkpoint_file(path: str, map_location='cpu',
-                         placeholders: Optional[List[str]] = None):
+                         placeholders: Optional[List[str]] = None, mmap: bool = False):
     """Load a local checkpoint file with clear errors for broken files.
 
     torch's weights-only loader reads it; if that refuses some pickled class,
     :func:`restricted_load` reads it again with such objects kept as inert
-    placeholders, whose class names are appended to ``placeholders``."""
+    placeholders, whose class names are appended to ``placeholders``.
+    ``mmap``: map a zip-format file's tensors instead of reading them (to
+    look at a file's structure cheaply)."""
     inspect_checkpoint_file(path)
     readable = (RuntimeError, EOFError, UnicodeDecodeError, ValueError, KeyError,
                 zipfile.BadZipFile, pickle.UnpicklingError)
+    with open(path, 'rb') as f:
+        mmap = mmap and f.read(4) == _ZIP_MAGIC
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         if 'weights only load failed' not in str(err).lower():
             raise _unreadable(path, err) from None
@@ -122,17 +126,24 @@ def read_checkpoint(path: str, map_location='cpu',
     else:
         checkpoint = load_checkpoint_file(path, map_location, placeholders)
     if not isinstance(checkpoint, Mapping):
-        raise CheckpointFileError(
-            f'{path} holds a {type(checkpoint).__name__}, not a checkpoint: expected a '
-            'dict of weights (a state dict, or one under "state_dict" or "model")')
+        raise _not_a_dict(path, checkpoint)
     return checkpoint
+
+
+def _not_a_dict(path: str, obj) -> CheckpointFileError:
+    return CheckpointFileError(
+        f'{path} holds a {type(obj).__name__}, not a checkpoint: expected a dict of '
+        'weights (a state dict, or one under "state_dict" or "model")')
 
 
 def _mmengine_local_loader(filename: str, map_location=None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} does not exist')
-    return load_checkpoint_file(filename, map_location)
+    checkpoint = load_checkpoint_file(filename, map_location)
+    if not isinstance(checkpoint, Mapping):
+        raise _not_a_dict(filename, checkpoint)
+    return checkpoint
 
 
 def register_mmengine_loader() -> None:

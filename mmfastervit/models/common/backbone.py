@@ -8,6 +8,7 @@ before its downsampler, through a fresh channel LayerNorm ``norm{i}``.
 """
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any, ClassVar, Mapping, Optional, Sequence, Tuple
 
@@ -166,6 +167,22 @@ class PyramidBackbone(BaseModule):
             return
         self.apply(self.init_module)
         super().init_weights()
+
+    def _dump_init_info(self) -> None:
+        """mmengine reports how each parameter was initialised: into the log
+        file of a run, else as one log entry per parameter (hundreds of lines
+        when a backbone is initialised from user code). Without a log file
+        this logs one line instead; log level DEBUG gives the full report."""
+        logger = MMLogger.get_current_instance()
+        debug = logger.isEnabledFor(logging.DEBUG) and any(  # MMLogger sets handler levels
+            h.level <= logging.DEBUG for h in logger.handlers)
+        if debug or any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+            super()._dump_init_info()
+            return
+        params = list(self.parameters())
+        logger.info(f'{type(self).__name__}: initialised {len(params)} parameter tensors '
+                    f'({sum(p.numel() for p in params) / 1e6:.2f}M values) with '
+                    f'{type(self).__name__}.init_module (per-tensor report: log level DEBUG)')
 
     @staticmethod
     def init_module(m: nn.Module) -> None:
