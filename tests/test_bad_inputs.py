@@ -604,16 +604,24 @@ def test_second_signal_stops_at_once_without_saving(tmp_path, tiny_coco):
     proc = subprocess.Popen(train_cmd(DEMO_COCO, tiny_coco, work, ITER_RUN), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+    seen = []
     for line in proc.stdout:
+        seen.append(line)
         if 'Iter(train) [1/6]' in line:
+            proc.send_signal(signal.SIGTERM)
+        # the second signal goes as soon as the first is acknowledged, while
+        # that iteration (seconds long) still runs
+        finishing = re.search(r'SIGTERM received: finishing iteration (\d)', line)
+        if finishing:
+            proc.send_signal(signal.SIGTERM)
             break
-    proc.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
     log, _ = proc.communicate(timeout=600)
+    log = ''.join(seen) + log
+    assert finishing, log[-3000:]
     assert proc.returncode == 128 + signal.SIGTERM, log[-3000:]
     assert 'SIGTERM received again: stopping now without saving' in log
-    assert not list(work.glob('*.pth')) and 'Traceback' not in log
+    assert not (work / f'iter_{finishing[1]}.pth').exists() and 'Stopped by' not in log
+    assert 'Traceback' not in log
 
 
 EPOCH_CONFIG = '''_base_ = {base!r}

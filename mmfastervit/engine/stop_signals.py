@@ -83,6 +83,7 @@ class StopOnSignalHook(Hook):
         self._signal: Optional[int] = None
         self._started = False  # an iteration began in this process
         self._last_saved: Optional[str] = None
+        self._writing: Optional[str] = None  # a checkpoint being written now
 
     # ------------------------------------------------------------- signals
     def before_train(self, runner) -> None:
@@ -101,6 +102,8 @@ class StopOnSignalHook(Hook):
         name = signal.Signals(signum).name
         runner = self._runner
         if self._signal is not None or not self._started:
+            if self._writing and osp.exists(self._writing):
+                os.remove(self._writing)  # never leave a half-written checkpoint
             last = self._last_saved or 'none from this run'
             print_log(f'{name} received again: stopping now without saving (last '
                       f'checkpoint: {last})' if self._signal is not None else
@@ -150,7 +153,9 @@ class StopOnSignalHook(Hook):
     def _save(self, runner, done: int) -> str:
         path = osp.join(runner.work_dir, f'iter_{done}.pth')
         if runner.message_hub.get_info('last_ckpt') != path:  # the checkpoint hook's
+            self._writing = path
             runner.save_checkpoint(runner.work_dir, osp.basename(path), by_epoch=False)
+            self._writing = None
         if runner.rank == 0:
             with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
                 f.write(path)
