@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ...checkpoint.errors import CheckpointMismatchError
-from ...checkpoint.format import CheckpointFormat
+from ...checkpoint.format import CheckpointFormat, register_format
 from .arch_zoo import FasterViTArch, arch_zoo, resolve_arch
 
 #: Official name fragments -> ours, applied in order to every kept key.
@@ -103,6 +103,7 @@ def arch_signature(arch: FasterViTArch) -> Dict[str, object]:
 class FasterViTFormat(CheckpointFormat):
     family = 'FasterViT'
     official_prefixes = ('levels.', 'patch_embed.conv_down.')
+    layout_keys = ('stem.conv1.weight',)
     download_hint = ('Download the official file (e.g. fastervit_2_224_1k.pth.tar from the '
                      'ahatamiz/FasterViT hub repo)')
     override_hint = 'hat, layer_scale, ...'
@@ -120,4 +121,4 @@ class FasterViTFormat(CheckpointFormat):
         return [name for name in arch_zoo if arch_signature(resolve_arch(name)) == found]
 
 
-FASTERVIT_FORMAT = FasterViTFormat()
+FASTERVIT_FORMAT = register_format(FasterViTFormat())
