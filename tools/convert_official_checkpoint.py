@@ -2,8 +2,10 @@
 
     python tools/convert_official_checkpoint.py fastervit_2_224_1k.pth.tar \
         checkpoints/fastervit_2_in1k_mmfastervit.pth [--arch 2]
+    python tools/convert_official_checkpoint.py litv2_s.pth checkpoints/litv2_s_mmfastervit.pth
 
-The family is recognised from the file's keys. The output holds only the
+The family (FasterViT or LITv2) is recognised from the file's keys: the two
+official layouts share ``patch_embed.*`` but nothing else. The output holds only the
 backbone weights (``state_dict``) and a ``meta`` entry naming the source, the
 family and the variant. Converting is optional: configs may also point
 ``init_cfg.checkpoint`` at the official file directly.
@@ -18,10 +20,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 import torch  # noqa: E402
 
 from mmfastervit.checkpoint import check_compatible, extract_state_dict, read_checkpoint  # noqa: E402,E501
-from mmfastervit.models import FasterViT  # noqa: E402
+from mmfastervit.models import FasterViT, LITv2  # noqa: E402
 
 #: backbone classes whose official files this tool converts
-FAMILIES = [FasterViT]
+FAMILIES = [FasterViT, LITv2]
 
 
 def main(argv=None) -> int:
@@ -32,12 +34,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     weights = extract_state_dict(read_checkpoint(args.src))
-    family = next((cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)), None)
-    if family is None:
-        names = ', '.join(cls.__name__ for cls in FAMILIES)
-        print(f'{args.src} is not in the official key layout of {names}; it may already '
-              'be converted.', file=sys.stderr)
+    official = [cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)]
+    if len(official) != 1:
+        names = ', '.join(cls.__name__ for cls in (official or FAMILIES))
+        ours = [cls for cls in FAMILIES if cls.checkpoint_format.recognises(weights)]
+        if len(official) > 1:
+            why = f'its keys fit the official layouts of several families ({names})'
+        elif ours:
+            fmt = ours[0].checkpoint_format
+            why = f'it is already in our layout ({fmt.family}, {fmt.identify(weights)})'
+        else:
+            why = f'it is not in the official key layout of {names}'
+        print(f'{args.src}: nothing to convert: {why}.', file=sys.stderr)
         return 1
+    family = official[0]
     fmt = family.checkpoint_format
     weights, dropped = fmt.convert_official(weights)
     variants = fmt.matching_variants(weights)
