@@ -21,6 +21,8 @@ class CheckpointFormat:
     download_hint: str = 'Download the official file'
     #: the backbone options that change its structure, named in mismatch hints
     override_hint: str = ''
+    #: the released variants' names
+    variants: Tuple[str, ...] = ()
 
     def is_official(self, state_dict: Mapping[str, Tensor]) -> bool:
         return any(k.startswith(self.official_prefixes) for k in state_dict)
@@ -39,9 +41,15 @@ class CheckpointFormat:
         """What a state dict in our layout reveals of its architecture."""
         raise NotImplementedError
 
-    def matching_variants(self, state_dict: Mapping[str, Tensor]) -> List[str]:
-        """Released variants with this state dict's structure."""
+    def variant_signature(self, name: str) -> Dict[str, object]:
+        """The :meth:`signature` of a released variant's weights."""
         raise NotImplementedError
+
+    def matching_variants(self, state_dict: Mapping[str, Tensor]) -> List[str]:
+        """Released variants with this state dict's structure (variants that
+        differ only in what has no weights, e.g. window sizes, match together)."""
+        found = self.signature(state_dict)
+        return [name for name in self.variants if self.variant_signature(name) == found]
 
     def describe(self, state_dict: Mapping[str, Tensor]) -> str:
         return ', '.join(f'{k}={v}' for k, v in self.signature(state_dict).items())

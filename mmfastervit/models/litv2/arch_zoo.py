@@ -1,10 +1,10 @@
 """The released LITv2 variants, and how a user-given ``arch`` resolves to one."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Tuple, Union
 
+from ..common.arch import arch_from_fields
 from ..common.backbone import NUM_STAGES
 
 #: Stages 0-1 are FFN-only in every release; stages 2-3 use HiLo attention.
@@ -77,7 +77,6 @@ arch_zoo: Mapping[str, dict] = {
     'm': _variant(96, (2, 2, 18, 2), (3, 6, 12, 24), 0.2),
     'b': _variant(128, (2, 2, 18, 2), (4, 8, 16, 32), 0.3),
 }
-_FIELDS = {f.name for f in dataclasses.fields(LITv2Arch)}
 _REQUIRED = ('embed_dims', 'depths', 'num_heads')
 
 
@@ -91,18 +90,9 @@ def resolve_arch(arch: Union[str, Mapping[str, Any]], **overrides: Any) -> LITv2
             raise KeyError(f'unknown LITv2 arch {arch!r}; choose one of {sorted(arch_zoo)} '
                            f'(or LITv2-S, litv2_s, ...) or pass a dict with at least '
                            f'{", ".join(_REQUIRED)}')
-        cfg = dict(arch_zoo[name], name=name)
+        fields, required = dict(arch_zoo[name], name=name), ()
     elif isinstance(arch, Mapping):
-        cfg = dict(arch)
-        missing = set(_REQUIRED) - set(cfg)
-        if missing:
-            raise KeyError(f'a custom LITv2 arch dict needs {sorted(missing)}')
+        fields, required = arch, _REQUIRED
     else:
         raise TypeError(f'arch must be a LITv2 variant name or a dict, got {arch!r}')
-
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = set(cfg) - _FIELDS
-    if unknown:
-        raise KeyError(f'unknown LITv2 arch keys {sorted(unknown)}; '
-                       f'valid keys are {sorted(_FIELDS)}')
-    return LITv2Arch(**cfg)
+    return arch_from_fields(LITv2Arch, 'LITv2', fields, overrides, required)

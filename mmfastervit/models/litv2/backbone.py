@@ -5,7 +5,6 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.registry import MODELS
-from timm.layers import trunc_normal_
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -92,11 +91,8 @@ class LITv2(PyramidBackbone):
 
     @staticmethod
     def init_module(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.LayerNorm, _BatchNorm)):
+        PyramidBackbone.init_module(m)
+        if isinstance(m, _BatchNorm):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
         elif isinstance(m, (ConvFFN, DeformConv2x2)):

@@ -84,16 +84,12 @@ class LITv2Format(CheckpointFormat):
                      'GitHub releases)')
     override_hint = 'local_ws (a window of 1 vs more changes the head split), alpha'
 
-    def convert_official(self, state_dict):
-        return convert_official(state_dict)
+    variants = tuple(arch_zoo)
+    convert_official = staticmethod(convert_official)
+    signature = staticmethod(weights_signature)
 
-    def signature(self, state_dict):
-        return weights_signature(state_dict)
-
-    def matching_variants(self, state_dict) -> List[str]:
-        """Released variants whose weights have this state dict's structure."""
-        found = weights_signature(state_dict)
-        return [name for name in arch_zoo if arch_signature(resolve_arch(name)) == found]
+    def variant_signature(self, name: str) -> Dict[str, object]:
+        return arch_signature(resolve_arch(name))
 
 
 LITV2_FORMAT = register_format(LITv2Format())
