@@ -28,14 +28,15 @@ def load(name):
     return cfg
 
 
-def build(cfg, scope):
+def build(cfg, scope, init=True):
     init_default_scope(scope)
     if scope == 'mmdet':
         from mmdet.registry import MODELS
     else:
         from mmseg.registry import MODELS
     model = MODELS.build(cfg.model)
-    model.init_weights()
+    if init:
+        model.init_weights()
     return model
 
 
@@ -66,7 +67,7 @@ def test_paper_recipes(task, variant):
     else:
         assert cfg.model.neck.in_channels == widths
 
-    model = build(cfg, scope)
+    model = build(cfg, scope, init=variant == 's')
     assert model.backbone.arch.name == variant
     if variant != 's':  # build-only (and the neck takes the backbone's outputs)
         with torch.no_grad():
@@ -158,3 +159,18 @@ def test_layer_decay_refuses_other_backbones():
                paramwise_cfg=dict(decay_rate=0.9), optimizer=dict(type='AdamW', lr=1e-4))
     with pytest.raises(TypeError, match=r'one of this package.s \(FasterViT, LITv2\), got Linear'):
         build_optim_wrapper(Model(), cfg)
+
+
+def test_tools_catch_a_wrong_litv2_arch_at_once(tmp_path):
+    """tools/train.py's preflight names the valid LITv2 variants before
+    anything is built."""
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, 'tools/train.py', 'configs/mask_rcnn_litv2_s.py',
+                          '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                          'model.backbone.arch=t'],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    assert "error: model.backbone: unknown LITv2 arch 't'; choose one of ['b', 'm', 's']" \
+        in res.stderr
+    assert not (tmp_path / 'w').exists()

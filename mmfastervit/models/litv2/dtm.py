@@ -43,8 +43,11 @@ def deform_conv2x2_by_grid_sample(x: Tensor, offset: Tensor, weight: Tensor,
     # grid_sample's coordinates with align_corners=True: -1 and 1 are the
     # centres of the first and last pixels
     grid = torch.stack((cols * (2 / (w - 1)) - 1, rows * (2 / (h - 1)) - 1), dim=-1)
-    taps = F.grid_sample(x, grid.view(b, 4 * ho, wo, 2).to(x.dtype), mode='bilinear',
-                         padding_mode='zeros', align_corners=True)  # (B, C, 4*Ho, Wo)
+    # sampled in at least float32: half-precision coordinates would be off by
+    # a tenth of a pixel on large maps
+    work = torch.promote_types(x.dtype, torch.float32)
+    taps = F.grid_sample(x.to(work), grid.view(b, 4 * ho, wo, 2).to(work), mode='bilinear',
+                         padding_mode='zeros', align_corners=True).to(x.dtype)  # (B, C, 4Ho, Wo)
     # (B, Ho*Wo, C*4) x (C*4, O): the weight's (C, 2, 2) order is (C, k)
     out = F.linear(taps.reshape(b, c * 4, ho * wo).transpose(1, 2),
                    weight.reshape(weight.shape[0], c * 4), bias)
