@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from tools.learning_curve import read_curve  # noqa: E402
 
-LITV2_MIN_MAP = 0.15  # the LITv2 demo's final bbox and segm mAP (set from its measured curve)
+LITV2_MIN_MAP = 0.25  # measured: 0.565 bbox, 0.678 segm after 120 iterations
 
 
 def run_demo(task, tmp_path, *extra):
