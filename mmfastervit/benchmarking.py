@@ -1,4 +1,5 @@
-"""Measuring backbones: builders for the models we compare, timers, peak memory.
+"""Measuring backbones: builders for the models we compare, timers, peak memory,
+operation counts.
 
 Used by ``tools/benchmark.py``; kept importable so that measurements can be
 scripted. Every number is measured, never estimated: latency is the median of
@@ -20,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .models import FasterViT
+from .models import FasterViT, LITv2
 
 SWIN = {  # mmdet's Swin configs (configs/swin/*): embed dims, depths, heads
     't': (96, (2, 2, 6, 2), (3, 6, 12, 24)),
@@ -64,6 +65,21 @@ class Measurement:
 
 
 # --------------------------------------------------------------- models
+def build_ours(name: str, window_size: Optional[Sequence[int]] = None,
+               **kwargs) -> nn.Module:
+    """One of our backbones by benchmark name: ``fastervit-2`` (with optional
+    FasterViT windows), ``litv2-s`` (``litv2-s-dcn``: its deformable
+    downsampling by torchvision's kernel); random weights, no drop path."""
+    family, _, arch = name.partition('-')
+    if family == 'fastervit':
+        return FasterViT(arch, window_size=window_size, drop_path_rate=0.0, **kwargs)
+    if family == 'litv2':
+        if arch.endswith('-dcn'):
+            arch, kwargs['dtm_sampler'] = arch.removesuffix('-dcn'), 'deform_conv2d'
+        return LITv2(arch, drop_path_rate=0.0, **kwargs)
+    raise ValueError(f'unknown model {name!r}')
+
+
 def build_swin(size: str) -> nn.Module:
     from mmdet.models.backbones import SwinTransformer
     dims, depths, heads = SWIN[size]
@@ -95,7 +111,7 @@ class ReferencePair:
         seed_model = build_reference([224, 224], seed=seed, **self.kwargs)
         self.weights = {k: v for k, v in seed_model.state_dict().items()
                         if not k.endswith(RESOLUTION_BUFFERS)}
-        self.ours = FasterViT(arch, window_size=window_size, drop_path_rate=0.0).eval()
+        self.ours = build_ours(f'fastervit-{arch}', window_size).eval()
         self.ours.load_state_dict(convert_official(self.weights)[0], strict=False)
 
     def reference(self, size: Tuple[int, int]) -> nn.Module:
@@ -221,3 +237,30 @@ def model_step_fn(model: nn.Module, packed: dict):
 
 def gradients(model: nn.Module) -> Dict[str, Tensor]:
     return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+# ------------------------------------------------------------ op counts
+def sdpa_macs(inputs, outputs) -> int:
+    """``scaled_dot_product_attention``: the QK^T and AV multiply-adds."""
+    q, k, v = (i.type().sizes() for i in inputs[:3])
+    batch = 1
+    for d in q[:-2]:
+        batch *= d
+    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
+def deform_conv2d_macs(inputs, outputs) -> int:
+    """``torchvision.ops.deform_conv2d``: the convolution's multiply-adds plus
+    4 per sampled value (bilinear interpolation), as mmengine counts
+    ``grid_sample`` (so both DTM samplers count the same)."""
+    channels = inputs[0].type().sizes()[1]
+    out_channels, group_channels, kh, kw = inputs[1].type().sizes()
+    b, _, h, w = outputs[0].type().sizes()
+    return b * h * w * kh * kw * (out_channels * group_channels + 4 * channels)
+
+
+#: counters for operations mmengine's FlopAnalyzer does not know
+OP_HANDLES = {
+    'aten::scaled_dot_product_attention': sdpa_macs,
+    'torchvision::deform_conv2d': deform_conv2d_macs,
+}

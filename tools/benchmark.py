@@ -1,23 +1,26 @@
-"""Benchmark FasterViT against NVIDIA's implementation, Swin and ConvNeXt.
+"""Benchmark FasterViT and LITv2 against NVIDIA's FasterViT, Swin and ConvNeXt.
 
 Inference (default): median latency, images/s and peak memory of backbone forward
 passes (and, with ``--config``, of the whole model's prediction) for every model x
 input size x batch x dtype x thread count, all in one
 process on the same inputs. ``fastervit-N`` is ours, ``reference-N`` NVIDIA's
 any-resolution model of the same variant and windows with identical weights (the
-max-abs difference of their stage features is reported), ``swin-{t,s,b}`` mmdet's
+max-abs difference of their stage features is reported), ``litv2-{s,m,b}`` ours
+(its deformable downsampling by grid_sample; ``litv2-s-dcn`` by torchvision's
+deform_conv2d kernel), ``swin-{t,s,b}`` mmdet's
 Swin, ``convnext-{t,s,b}`` timm's ConvNeXt (features_only), ``fastervit-N-compiled``
 ours under torch.compile.
 
-    python tools/benchmark.py --models fastervit-2 reference-2 swin-t convnext-t \
-        --sizes 800x1216 896x896 1600x2432 --threads 2 --out-dir work_dirs/benchmark
+    python tools/benchmark.py --models fastervit-2 reference-2 litv2-s litv2-m swin-t \
+        convnext-t --sizes 800x1216 1600x2432 --threads 2 --out-dir work_dirs/benchmark
 
 Training (``--mode train``): one forward+backward step of the backbone with and
 without ``with_cp`` (peak memory, and the largest gradient difference), and, with
 ``--config``, of the whole detector/segmentor of a config.
 
-FLOPs (``--mode flops``): FLOPs and parameters of the backbone and, with
-``--config``, of the whole model, counted by mmengine's analyzer.
+FLOPs (``--mode flops``): multiply-accumulates (GMACs) and parameters of the
+backbone and, with ``--config``, of the whole model, counted by mmengine's
+analyzer (plus attention and deformable-conv counters).
 
 Writes ``results.md``, ``results.json`` and ``latency.png`` to ``--out-dir``.
 """
@@ -125,6 +128,8 @@ class Models:
                 arch, compiled = arch.removesuffix('-compiled'), arch.endswith('-compiled')
                 model = self.pair(arch).ours
                 self.built[name] = torch.compile(model) if compiled else model
+            elif kind == 'litv2':
+                self.built[name] = bm.build_ours(name).eval().to(self.device)
             elif kind == 'swin':
                 self.built[name] = bm.build_swin(rest).to(self.device)
             elif kind == 'convnext':
@@ -192,16 +197,14 @@ def run_config_inference(args, device):
 def run_train(args, device):
     torch.set_num_threads(args.threads[0])
     results = []
-    for name in [n for n in args.models if n.startswith('fastervit-')]:
-        arch = name.split('-', 1)[1]
+    for name in [n for n in args.models if n.startswith(('fastervit-', 'litv2-'))]:
         for size in args.sizes:
             torch.manual_seed(0)
             x = torch.randn(args.batch[0], 3, *size, device=device)
             grads = {}
             for with_cp in (False, True):
                 torch.manual_seed(0)
-                model = mmfastervit.FasterViT(arch, window_size=args.window_size,
-                                              drop_path_rate=0.0, with_cp=with_cp)
+                model = bm.build_ours(name, args.window_size, with_cp=with_cp)
                 model.to(device).train()
                 fn = bm.train_step_fn(model, x, device, args.dtypes[0])
                 timing = bm.time_calls(fn, device, 1, max(1, args.repeat // 2))
@@ -276,13 +279,6 @@ def run_config_step(args, device):
 def run_flops(args, device):
     from mmengine.analysis import FlopAnalyzer, parameter_count
 
-    def sdpa_flops(inputs, outputs):
-        q, k, v = (i.type().sizes() for i in inputs[:3])
-        batch = 1
-        for d in q[:-2]:
-            batch *= d
-        return batch * q[-2] * k[-2] * (q[-1] + v[-1])  # QK^T and AV multiply-adds
-
     rows = []
     targets = [(n, None) for n in args.models]
     if args.config:
@@ -301,7 +297,8 @@ def run_flops(args, device):
                 model = Models(args, device).get(name, size)
                 inputs = (x,)
             analyzer = FlopAnalyzer(model, inputs)
-            analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flops)
+            for op, handle in bm.OP_HANDLES.items():
+                analyzer.set_op_handle(op, handle)
             analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             gflops = analyzer.total() / 1e9
             params = parameter_count(model)[''] / 1e6

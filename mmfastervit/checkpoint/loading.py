@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from .errors import CheckpointMismatchError
+from .format import family_of
 from .io import extract_state_dict, read_checkpoint
 
 
@@ -86,6 +87,13 @@ def backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = None,
     weights = extract_state_dict(
         read_checkpoint(path, map_location, fmt.download_hint, placeholders), prefix)
     dropped: Dict[str, List[str]] = {}
+    other = None if fmt.recognises(weights) else family_of(weights)
+    if other is not None:
+        kind = 'an official' if other.is_official(weights) else 'a'
+        raise CheckpointMismatchError(
+            f'checkpoint {path} is {kind} {other.family} checkpoint ({other.identify(weights)}), '
+            f'not {fmt.family}: load it into model.backbone.type={other.family!r}, or give '
+            f'this {fmt.family} backbone a {fmt.family} file. {fmt.download_hint}.')
     if fmt.is_official(weights):
         weights, dropped = fmt.convert_official(weights)
     return weights, dropped

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence, Tuple
 import torch
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
-from timm.layers import LayerNorm2d
+from timm.layers import LayerNorm2d, trunc_normal_
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -186,4 +186,13 @@ class PyramidBackbone(BaseModule):
 
     @staticmethod
     def init_module(m: nn.Module) -> None:
-        """The family's initialisation of one module (weights not from a file)."""
+        """Initialisation of one module (weights not from a file): linear
+        layers truncated normal (std 0.02) with zero bias, layer norms 1 and
+        0. Families extend it for their own modules."""
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

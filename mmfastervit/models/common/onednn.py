@@ -35,23 +35,32 @@ def usable(x: Tensor) -> bool:
             and not is_tracing() and fused_wanted())
 
 
-def linear(x: Tensor, layer: nn.Linear, gelu: bool = False) -> Tensor:
-    """``layer(x)``, then GELU (exact, erf) if ``gelu``; ``x``: ``(..., in)``."""
+def linear(x: Tensor, layer: nn.Linear, gelu: bool = False,
+           residual: Optional[Tensor] = None) -> Tensor:
+    """``layer(x)``, then GELU (exact, erf) if ``gelu``, or ``+ residual``
+    (of the output's shape); ``x``: ``(..., in)``."""
     if usable(x):
         flat = x.reshape(-1, x.shape[-1])
-        out = _linear(flat, layer.weight, layer.bias, 'gelu' if gelu else 'none',
-                      [], 'none' if gelu else '')
+        if residual is not None:
+            out = _linear.binary(flat, residual.reshape(flat.shape[0], -1), layer.weight,
+                                 layer.bias, 'add')
+        else:
+            out = _linear(flat, layer.weight, layer.bias, 'gelu' if gelu else 'none',
+                          [], 'none' if gelu else '')
         return out.view(*x.shape[:-1], out.shape[-1])
     out = F.linear(x, layer.weight, layer.bias)
+    if residual is not None:
+        return residual + out
     return F.gelu(out) if gelu else out
 
 
 def conv3x3(x: Tensor, weight: Tensor, bias: Tensor, stride: int = 1,
-            activation: str = 'none', residual: Optional[Tensor] = None) -> Tensor:
-    """oneDNN 3x3 convolution (padding 1) of ``(B, C, H, W)`` with
-    ``activation`` ('none', 'relu', 'gelu') or ``+ residual`` fused in; only
-    where :func:`usable` holds."""
-    args = ([1, 1], [stride, stride], [1, 1], 1)
+            activation: str = 'none', residual: Optional[Tensor] = None,
+            groups: int = 1) -> Tensor:
+    """oneDNN 3x3 convolution (padding 1; ``groups`` as in ``F.conv2d``) of
+    ``(B, C, H, W)`` with ``activation`` ('none', 'relu', 'gelu') or
+    ``+ residual`` fused in; only where :func:`usable` holds."""
+    args = ([1, 1], [stride, stride], [1, 1], groups)
     if residual is not None:
         return _conv.binary(x, residual, weight, bias, *args, 'add', None, None, [], None)
     return _conv(x, weight, bias, *args, activation, [], 'none' if activation == 'gelu' else '')

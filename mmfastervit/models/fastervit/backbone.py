@@ -5,7 +5,6 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.registry import MODELS
-from timm.layers import trunc_normal_
 from torch import nn
 
 from ..common.backbone import NUM_STAGES, PyramidBackbone
@@ -99,13 +98,3 @@ class FasterViT(PyramidBackbone):
     @classmethod
     def resolve_arch(cls, arch, **overrides) -> FasterViTArch:
         return resolve_arch(arch, **overrides)
-
-    @staticmethod
-    def init_module(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
