@@ -1,4 +1,5 @@
-"""Measuring backbones: builders for the models we compare, timers, peak memory.
+"""Measuring backbones: builders for the models we compare, timers, peak memory,
+operation counts.
 
 Used by ``tools/benchmark.py``; kept importable so that measurements can be
 scripted. Every number is measured, never estimated: latency is the median of
@@ -8,7 +9,10 @@ allocator statistics on a GPU, the profiler's allocation events on the CPU).
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -17,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .models import FasterViT
+from .models import FasterViT, LITv2
 
 SWIN = {  # mmdet's Swin configs (configs/swin/*): embed dims, depths, heads
     't': (96, (2, 2, 6, 2), (3, 6, 12, 24)),
@@ -61,6 +65,21 @@ class Measurement:
 
 
 # --------------------------------------------------------------- models
+def build_ours(name: str, window_size: Optional[Sequence[int]] = None,
+               **kwargs) -> nn.Module:
+    """One of our backbones by benchmark name: ``fastervit-2`` (with optional
+    FasterViT windows), ``litv2-s`` (``litv2-s-dcn``: its deformable
+    downsampling by torchvision's kernel); random weights, no drop path."""
+    family, _, arch = name.partition('-')
+    if family == 'fastervit':
+        return FasterViT(arch, window_size=window_size, drop_path_rate=0.0, **kwargs)
+    if family == 'litv2':
+        if arch.endswith('-dcn'):
+            arch, kwargs['dtm_sampler'] = arch.removesuffix('-dcn'), 'deform_conv2d'
+        return LITv2(arch, drop_path_rate=0.0, **kwargs)
+    raise ValueError(f'unknown model {name!r}')
+
+
 def build_swin(size: str) -> nn.Module:
     from mmdet.models.backbones import SwinTransformer
     dims, depths, heads = SWIN[size]
@@ -92,7 +111,7 @@ class ReferencePair:
         seed_model = build_reference([224, 224], seed=seed, **self.kwargs)
         self.weights = {k: v for k, v in seed_model.state_dict().items()
                         if not k.endswith(RESOLUTION_BUFFERS)}
-        self.ours = FasterViT(arch, window_size=window_size, drop_path_rate=0.0).eval()
+        self.ours = build_ours(f'fastervit-{arch}', window_size).eval()
         self.ours.load_state_dict(convert_official(self.weights)[0], strict=False)
 
     def reference(self, size: Tuple[int, int]) -> nn.Module:
@@ -146,7 +165,8 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
         torch.cuda.synchronize(device)
         return (torch.cuda.max_memory_allocated(device) - start) / 2**20
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU],
+                                        profile_memory=True) as prof:
         fn()
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
                     if e.name() == '[memory]' and e.device_type() == torch.autograd.DeviceType.CPU)
@@ -157,15 +177,36 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
     return peak / 2**20
 
 
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Hide what C++ libraries write to stderr meanwhile (the profiler's
+    Kineto prints `profiler_start` lines no log level turns off)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def autocast(device: torch.device, dtype: str):
     if dtype == 'fp32':
         return nullcontext()
     return torch.autocast(device.type, dtype=DTYPES[dtype])
 
 
-def forward_fn(model: nn.Module, x: Tensor, device: torch.device, dtype: str):
+def forward_fn(model: nn.Module, x: Tensor, device: torch.device, dtype: str,
+               kernels: Optional[str] = None):
+    """Inference of ``model`` on ``x``; ``kernels`` forces a CPU kernel mode
+    ('fused' / 'plain', see ``mmfastervit.set_cpu_kernels``)."""
+    from .models.common.cpu_dispatch import cpu_kernels
+
     def run():
-        with torch.no_grad(), autocast(device, dtype):
+        with torch.no_grad(), autocast(device, dtype), \
+                (cpu_kernels(kernels) if kernels else nullcontext()):
             return model(x)
     return run
 
@@ -196,3 +237,30 @@ def model_step_fn(model: nn.Module, packed: dict):
 
 def gradients(model: nn.Module) -> Dict[str, Tensor]:
     return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+# ------------------------------------------------------------ op counts
+def sdpa_macs(inputs, outputs) -> int:
+    """``scaled_dot_product_attention``: the QK^T and AV multiply-adds."""
+    q, k, v = (i.type().sizes() for i in inputs[:3])
+    batch = 1
+    for d in q[:-2]:
+        batch *= d
+    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
+def deform_conv2d_macs(inputs, outputs) -> int:
+    """``torchvision.ops.deform_conv2d``: the convolution's multiply-adds plus
+    4 per sampled value (bilinear interpolation), as mmengine counts
+    ``grid_sample`` (so both DTM samplers count the same)."""
+    channels = inputs[0].type().sizes()[1]
+    out_channels, group_channels, kh, kw = inputs[1].type().sizes()
+    b, _, h, w = outputs[0].type().sizes()
+    return b * h * w * kh * kw * (out_channels * group_channels + 4 * channels)
+
+
+#: counters for operations mmengine's FlopAnalyzer does not know
+OP_HANDLES = {
+    'aten::scaled_dot_product_attention': sdpa_macs,
+    'torchvision::deform_conv2d': deform_conv2d_macs,
+}

@@ -51,3 +51,13 @@ def autocast_enabled(device_type: str) -> bool:
 
 def cpu_autocast_enabled() -> bool:
     return autocast_enabled('cpu')
+
+
+def autocast_dtype(device_type: str) -> torch.dtype:
+    """``torch.get_autocast_dtype(device_type)`` (2.4+) or its older spellings."""
+    fn = getattr(torch, 'get_autocast_dtype', None)
+    if fn is not None:
+        return fn(device_type)
+    if device_type == 'cpu':
+        return torch.get_autocast_cpu_dtype()
+    return torch.get_autocast_gpu_dtype()

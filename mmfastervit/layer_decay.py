@@ -1,4 +1,6 @@
-"""Layer-wise learning-rate decay for detectors/segmentors with a FasterViT backbone.
+"""Layer-wise learning-rate decay for detectors/segmentors with one of our
+backbones (FasterViT, LITv2: both name their parts ``stem``,
+``stages.{i}.blocks.{j}`` and ``stages.{i}.downsample``).
 
 Fine-tuning from ImageNet weights works best when early layers move less than
 late ones: parameter group ``k`` gets ``lr * decay_rate ** (num_layers - 1 - k)``.
@@ -9,10 +11,11 @@ late ones: parameter group ``k`` gets ``lr * decay_rate ** (num_layers - 1 - k)`
         layer 0) or ``'stage_wise'`` (every stage is a layer).
 
 Layers: stem 0; block ``j`` of stage ``i`` is ``1 + sum(depths[:i]) + j``; a
-stage's carrier-token maker shares its first block's layer and a downsampler
-the next stage's first layer. The backbone's new output norms, the neck and
-the heads get the full learning rate. One-dimensional parameters (norms,
-biases, layer scales) get no weight decay.
+FasterViT stage's carrier-token maker shares its first block's layer and a
+downsampler (LITv2's DTM included) the next stage's first layer. The
+backbone's new output norms, the neck and the heads get the full learning
+rate. One-dimensional parameters (norms, biases, layer scales) get no weight
+decay.
 """
 from __future__ import annotations
 
@@ -51,10 +54,12 @@ def layer_id(name: str, depths: Sequence[int], decay_type: str = 'layer_wise') -
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
-class FasterViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
-    """Optimizer-wrapper constructor applying layer-wise LR decay to a
-    FasterViT backbone (``constructor=`` this class's name in
-    ``optim_wrapper``)."""
+class PyramidLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
+    """Optimizer-wrapper constructor applying layer-wise LR decay to the
+    backbone of any family of this package (``constructor=`` this class's
+    name in ``optim_wrapper``). Named apart from mmdet's
+    ``LearningRateDecayOptimizerConstructor`` and mmseg's
+    ``LayerDecayOptimizerConstructor`` (ConvNeXt / BEiT only)."""
 
     KEYS = ('decay_rate', 'decay_type')
 
@@ -63,11 +68,13 @@ class FasterViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         if unknown:
             raise ValueError(f'{type(self).__name__} takes paramwise_cfg keys {self.KEYS}, '
                              f'not {sorted(unknown)}')
+        from .models import PyramidBackbone
+
         backbone = getattr(module, 'backbone', None)
-        arch = getattr(backbone, 'arch', None)
-        if arch is None:
-            raise TypeError(f'{type(self).__name__} needs a model whose .backbone is a '
-                            f'FasterViT, got {type(backbone).__name__}')
+        if not isinstance(backbone, PyramidBackbone):
+            raise TypeError(f'{type(self).__name__} needs a model whose .backbone is one of '
+                            f'this package\'s (FasterViT, LITv2), got {type(backbone).__name__}')
+        arch = backbone.arch
         decay_rate = self.paramwise_cfg.get('decay_rate', 1.0)
         decay_type = self.paramwise_cfg.get('decay_type', 'layer_wise')
         if decay_type not in ('layer_wise', 'stage_wise'):
@@ -93,3 +100,8 @@ class FasterViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         params.extend(groups[k] for k in sorted(groups, key=lambda k: int(k.split('_')[1])))
         print_log(f'layer-wise lr decay: {len(groups)} groups over {layers} layers, '
                   f'rate {decay_rate} ({decay_type})', logger='current')
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class FasterViTLayerDecayOptimizerConstructor(PyramidLayerDecayOptimizerConstructor):
+    """The name the FasterViT configs use; the same constructor."""

@@ -48,7 +48,7 @@ def checkpoint_globals() -> List[object]:
     from numpy.core.multiarray import _reconstruct, scalar
 
     dtypes = {type(np.dtype(t)) for t in (np.float16, np.float32, np.float64,
-                                           np.int32, np.int64, np.uint8, np.bool_)}
+                                           np.int32, np.int64, np.uint8, np.uint32, np.bool_)}
     plain = [argparse.Namespace, HistoryBuffer, _reconstruct, scalar, np.ndarray,
              np.dtype, *sorted(dtypes, key=lambda t: t.__name__)]
     renamed = [(history_buffer_getattr, 'builtins.getattr')]

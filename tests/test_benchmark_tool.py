@@ -17,10 +17,11 @@ def bench(tmp_path, *args):
 
 
 def test_inference_mode_compares_with_the_reference(tmp_path):
-    out = bench(tmp_path, '--models', 'fastervit-0', 'reference-0', 'swin-t', 'convnext-t',
-                '--sizes', '224x224', '256x320')
+    out = bench(tmp_path, '--models', 'fastervit-0', 'reference-0', 'litv2-s', 'swin-t',
+                'convnext-t', '--sizes', '224x224', '256x320')
     results = json.load(open(tmp_path / 'results.json'))
-    assert {r['model'] for r in results} == {'fastervit-0', 'reference-0', 'swin-t', 'convnext-t'}
+    assert {r['model'] for r in results} == {'fastervit-0', 'reference-0', 'litv2-s', 'swin-t',
+                                             'convnext-t'}
     assert all(r['median_ms'] > 0 and r['peak_mb'] > 0 for r in results)
     ref = [r for r in results if r['model'] == 'reference-0' and r['size'] == [224, 224]][0]
     assert float(ref['notes']['max_abs_diff_vs_ours']) <= 1e-4  # same weights, no padding
@@ -30,11 +31,12 @@ def test_inference_mode_compares_with_the_reference(tmp_path):
 
 
 def test_train_mode_checks_with_cp(tmp_path):
-    bench(tmp_path, '--mode', 'train', '--models', 'fastervit-0', '--sizes', '128x160')
+    bench(tmp_path, '--mode', 'train', '--models', 'fastervit-0', 'litv2-s', '--sizes', '128x160')
     results = {r['model']: r for r in json.load(open(tmp_path / 'results.json'))}
-    cp = results['fastervit-0 with_cp']
-    assert float(cp['notes']['max_grad_diff']) == 0.0
-    assert cp['peak_mb'] < results['fastervit-0']['peak_mb']
+    for name in ('fastervit-0', 'litv2-s'):
+        cp = results[f'{name} with_cp']
+        assert float(cp['notes']['max_grad_diff']) == 0.0
+        assert cp['peak_mb'] < results[name]['peak_mb']
 
 
 def test_flops_mode(tmp_path):
@@ -51,3 +53,39 @@ def test_flops_mode(tmp_path):
     # 4x the pixels: about 4x the work (attention is windowed)
     assert 3.8 < rows['fastervit-0', '448x448']['gmacs'] / ours['gmacs'] < 4.4
     assert 'GMACs' in out
+
+
+def test_isa_emulation_kernel_modes_and_a_quiet_log(tmp_path):
+    """--isa avx2 restarts with the AVX2 caps (the machine line says so and
+    the automatic kernel choice follows); forced kernel modes run; the output
+    holds only the tool's own lines (no profiler or library chatter)."""
+    res = subprocess.run([sys.executable, 'tools/benchmark.py', '--isa', 'avx2', '--warmup', '0',
+                          '--repeat', '1', '--out-dir', str(tmp_path), '--models', 'fastervit-0',
+                          'fastervit-0-fused', 'fastervit-0-plain', '--sizes', '64x64'],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    machine = res.stdout.splitlines()[0]
+    assert 'in use: AVX2 (ATen AVX2, oneDNN AVX2, MKL AVX2)' in machine
+    assert 'CPU kernels auto: plain' in machine
+    models = {r['model'] for r in json.load(open(tmp_path / 'results.json'))}
+    assert models == {'fastervit-0', 'fastervit-0-fused', 'fastervit-0-plain'}
+    assert res.stderr.strip() == '', res.stderr[-2000:]
+    for line in res.stdout.splitlines():
+        assert line.startswith(('#', 'fastervit-0', '|', 'Machine:')) or not line.strip(), line
+
+
+def test_flops_mode_counts_litv2(tmp_path):
+    """HiLo's attention and the deformable conv are counted: LITv2's paper
+    numbers come out, and both DTM samplers count the same."""
+    bench(tmp_path, '--mode', 'flops', '--models', 'litv2-s', 'litv2-s-dcn', 'litv2-m',
+          '--sizes', '224x224', '448x448')
+    rows = {(r['model'], r['size']): r for r in json.load(open(tmp_path / 'flops.json'))}
+    # paper: 3.7 / 7.5 GFLOPs (MACs) at 224; 27.8 / 48.8M parameters with the
+    # ImageNet classifier (final norm + 1000-class head: 0.77M)
+    for name, gmacs, params in (('litv2-s', 3.7, 27.8), ('litv2-m', 7.5, 48.8)):
+        row = rows[name, '224x224']
+        assert abs(row['gmacs'] - gmacs) < 0.1, row
+        assert abs(row['params_m'] + 0.77 - params) < 0.1, row
+    assert rows['litv2-s-dcn', '448x448']['gmacs'] == rows['litv2-s', '448x448']['gmacs']
+    # the Lo-Fi attention is global: 4x the pixels costs more than 4x
+    assert rows['litv2-s', '448x448']['gmacs'] / rows['litv2-s', '224x224']['gmacs'] > 4.05

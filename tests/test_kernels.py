@@ -1,5 +1,9 @@
-"""CPU inference kernels: oneDNN linears agree with PyTorch and never run
-where gradients are needed."""
+"""CPU inference kernels: oneDNN linears agree with PyTorch, never run where
+gradients are needed, and are picked per CPU."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -116,3 +120,51 @@ def test_fused_conv_path_is_not_used_while_training_with_frozen_norms():
     with torch.no_grad():
         block(torch.randn(2, 8, 8, 8).contiguous(memory_format=torch.channels_last))
     assert len(block._cache) == 0
+
+
+# ------------------------------------------------------- per-CPU dispatch
+def _features(isa: str):
+    from mmfastervit.cpu_features import CPUFeatures
+    aten = {'avx512': 'AVX512', 'avx2': 'AVX2', 'other': 'DEFAULT'}[isa]
+    flags = {'avx2', 'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'} if isa == 'avx512' else (
+        {'avx2'} if isa == 'avx2' else set())
+    return CPUFeatures('test CPU', 2, frozenset(flags), aten, 'ALL', None)
+
+
+@pytest.mark.parametrize('isa', ['avx512', 'avx2', 'other'])
+def test_auto_picks_the_fused_path_by_isa(monkeypatch, counted, isa):
+    """'auto' runs the fused kernels exactly where the ISA table says they win;
+    forcing a mode overrides the table; every path gives the same outputs."""
+    import mmfastervit
+    from mmfastervit.models.common import cpu_dispatch
+
+    monkeypatch.setattr(cpu_dispatch, 'cpu_features', lambda: _features(isa))
+    monkeypatch.delenv(cpu_dispatch.ENV, raising=False)
+    torch.manual_seed(0)
+    model = FasterViT(dict(dim=16, depths=(1, 1, 2, 1), num_heads=(1, 1, 2, 2))).eval()
+    _randomize_norms(model)
+    x = torch.randn(2, 3, 96, 128)
+    outs = {}
+    for mode in ('auto', 'fused', 'plain'):
+        counted.clear()
+        with torch.no_grad(), mmfastervit.cpu_kernels(mode):
+            outs[mode] = model(x)
+        fused = mode == 'fused' or (mode == 'auto' and cpu_dispatch.FUSED_BY_ISA[isa])
+        assert bool(counted) == fused, (mode, isa)
+    for mode in ('auto', 'fused'):
+        for a, b in zip(outs[mode], outs['plain']):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_kernel_mode_from_the_environment_and_bad_values():
+    code = ('import torch, mmfastervit\n'
+            'import mmfastervit.models.common.onednn as o\n'
+            'torch.set_grad_enabled(False)\n'
+            'print(mmfastervit.get_cpu_kernels(), o.usable(torch.zeros(1)))\n')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         env={**os.environ, 'MMFV_CPU_KERNELS': 'plain'})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ['plain', 'False']
+    import mmfastervit
+    with pytest.raises(ValueError, match=r"'fast' is not a CPU kernel mode.*'fused', 'plain'"):
+        mmfastervit.set_cpu_kernels('fast')

@@ -57,7 +57,8 @@ def test_two_process_distributed_training_on_cpu(tmp_path, tiny_coco):
     assert res.returncode == 0, log[-3000:]
     # mmengine reports the world size as 'GPU number' whatever the device
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
-    assert "type='MMDistributedDataParallel'" in log and 'device_ids=None' in log
+    config = open(re.search(r'config: full text in (\S+)', log)[1]).read()  # the log file
+    assert "type='MMDistributedDataParallel'" in config and 'device_ids=None' in config
     assert len(re.findall(r'Iter\(train\) \[2/2\]', log)) >= 1
     ckpt = torch.load(work / 'iter_2.pth', map_location='cpu')
     assert ckpt['meta']['iter'] == 2

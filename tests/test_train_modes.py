@@ -1,6 +1,7 @@
 """frozen_stages, norm_eval and with_cp behave as in mmdet's Swin backbone."""
 import pytest
 import torch
+from backbone_checks import check_with_cp_is_exact
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfastervit import FasterViT
@@ -36,18 +37,9 @@ def test_norm_eval_keeps_batch_norms_in_eval():
 
 def test_with_cp_gives_identical_outputs_and_gradients():
     torch.manual_seed(0)
-    plain = FasterViT(SMALL, drop_path_rate=0.0).train()
-    cp = FasterViT(SMALL, drop_path_rate=0.0, with_cp=True).train()
-    cp.load_state_dict(plain.state_dict())
-    x = torch.randn(2, 3, 160, 224)
-    outs = [m(x) for m in (plain, cp)]
-    for a, b in zip(*outs):
-        assert torch.equal(a, b)
-    for o in outs:
-        sum((t * torch.linspace(0, 1, t.numel()).view_as(t)).sum() for t in o).backward()
-    for (name, p), q in zip(plain.named_parameters(), cp.parameters()):
-        assert p.grad is not None, name
-        torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=0, msg=name)
+    check_with_cp_is_exact(FasterViT(SMALL, drop_path_rate=0.0).train(),
+                           FasterViT(SMALL, drop_path_rate=0.0, with_cp=True).train(),
+                           torch.randn(2, 3, 160, 224))
 
 
 def test_with_cp_actually_recomputes(monkeypatch):

@@ -1,23 +1,26 @@
-"""Benchmark FasterViT against NVIDIA's implementation, Swin and ConvNeXt.
+"""Benchmark FasterViT and LITv2 against NVIDIA's FasterViT, Swin and ConvNeXt.
 
 Inference (default): median latency, images/s and peak memory of backbone forward
 passes (and, with ``--config``, of the whole model's prediction) for every model x
 input size x batch x dtype x thread count, all in one
 process on the same inputs. ``fastervit-N`` is ours, ``reference-N`` NVIDIA's
 any-resolution model of the same variant and windows with identical weights (the
-max-abs difference of their stage features is reported), ``swin-{t,s,b}`` mmdet's
+max-abs difference of their stage features is reported), ``litv2-{s,m,b}`` ours
+(its deformable downsampling by grid_sample; ``litv2-s-dcn`` by torchvision's
+deform_conv2d kernel), ``swin-{t,s,b}`` mmdet's
 Swin, ``convnext-{t,s,b}`` timm's ConvNeXt (features_only), ``fastervit-N-compiled``
 ours under torch.compile.
 
-    python tools/benchmark.py --models fastervit-2 reference-2 swin-t convnext-t \
-        --sizes 800x1216 896x896 1600x2432 --threads 2 --out-dir work_dirs/benchmark
+    python tools/benchmark.py --models fastervit-2 reference-2 litv2-s litv2-m swin-t \
+        convnext-t --sizes 800x1216 1600x2432 --threads 2 --out-dir work_dirs/benchmark
 
 Training (``--mode train``): one forward+backward step of the backbone with and
 without ``with_cp`` (peak memory, and the largest gradient difference), and, with
 ``--config``, of the whole detector/segmentor of a config.
 
-FLOPs (``--mode flops``): FLOPs and parameters of the backbone and, with
-``--config``, of the whole model, counted by mmengine's analyzer.
+FLOPs (``--mode flops``): multiply-accumulates (GMACs) and parameters of the
+backbone and, with ``--config``, of the whole model, counted by mmengine's
+analyzer (plus attention and deformable-conv counters).
 
 Writes ``results.md``, ``results.json`` and ``latency.png`` to ``--out-dir``.
 """
@@ -25,10 +28,37 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import sys
+import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run from a checkout
+
+
+#: caps that make this CPU use only one vector ISA, in PyTorch's kernels,
+#: oneDNN and MKL; each library reads its cap once, when torch loads
+ISA_CAPS = {
+    'avx2': dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2',
+                 MKL_ENABLE_INSTRUCTIONS='AVX2'),
+    'avx512': dict(ATEN_CPU_CAPABILITY='avx512', ONEDNN_MAX_CPU_ISA='AVX512_CORE_BF16',
+                   MKL_ENABLE_INSTRUCTIONS='AVX512'),
+}
+
+
+def _emulate_isa(argv) -> None:
+    """``--isa avx2|avx512``: restart this process with that ISA's caps set."""
+    isa = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == '--isa'), None)
+    isa = isa or next((a.split('=', 1)[1] for a in argv if a.startswith('--isa=')), None)
+    if isa not in ISA_CAPS or os.environ.get('MMFV_BENCH_ISA') == isa:
+        return  # native, already restarted, or a bad value argparse will report
+    os.environ.update(ISA_CAPS[isa], MMFV_BENCH_ISA=isa)
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+_emulate_isa(sys.argv[1:])
+
+# The official FasterViT package (the reference) imports timm's deprecated module paths.
+warnings.filterwarnings('ignore', message='Importing from timm', category=FutureWarning)
 
 import torch  # noqa: E402
 
@@ -57,11 +87,23 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--config', help='also measure the whole model of this mmdet/mmseg config')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
+    p.add_argument('--isa', choices=['native', *ISA_CAPS], default='native',
+                   help='run as a CPU with only this vector ISA (sets ATEN_CPU_CAPABILITY, '
+                   'ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS and restarts)')
     p.add_argument('--out-dir', default='work_dirs/benchmark')
     return p.parse_args(argv)
 
 
 # ----------------------------------------------------------------- models
+def split_kernels(name: str):
+    """``'fastervit-2-plain'`` -> ``('fastervit-2', 'plain')``: a forced CPU
+    kernel mode ('fused' / 'plain'; none: the automatic choice)."""
+    for mode in ('fused', 'plain'):
+        if name.endswith(f'-{mode}'):
+            return name[:-len(mode) - 1], mode
+    return name, None
+
+
 class Models:
     """Builds each requested model once (references: once per input size)."""
 
@@ -82,9 +124,12 @@ class Models:
             return self.pair(rest).reference(size).to(self.device)
         if name not in self.built:
             if kind == 'fastervit':
-                arch, compiled = rest.removesuffix('-compiled'), rest.endswith('-compiled')
+                arch, _ = split_kernels(rest)
+                arch, compiled = arch.removesuffix('-compiled'), arch.endswith('-compiled')
                 model = self.pair(arch).ours
                 self.built[name] = torch.compile(model) if compiled else model
+            elif kind == 'litv2':
+                self.built[name] = bm.build_ours(name).eval().to(self.device)
             elif kind == 'swin':
                 self.built[name] = bm.build_swin(rest).to(self.device)
             elif kind == 'convnext':
@@ -106,7 +151,7 @@ def run_infer(args, device):
                 for dtype in args.dtypes:
                     for name in args.models:
                         model = models.get(name, size)
-                        fn = bm.forward_fn(model, x, device, dtype)
+                        fn = bm.forward_fn(model, x, device, dtype, split_kernels(name)[1])
                         timing = bm.time_calls(fn, device, args.warmup, args.repeat)
                         m = bm.Measurement(name, size, batch, dtype, threads, 'forward', timing)
                         if not args.no_memory:
@@ -152,16 +197,14 @@ def run_config_inference(args, device):
 def run_train(args, device):
     torch.set_num_threads(args.threads[0])
     results = []
-    for name in [n for n in args.models if n.startswith('fastervit-')]:
-        arch = name.split('-', 1)[1]
+    for name in [n for n in args.models if n.startswith(('fastervit-', 'litv2-'))]:
         for size in args.sizes:
             torch.manual_seed(0)
             x = torch.randn(args.batch[0], 3, *size, device=device)
             grads = {}
             for with_cp in (False, True):
                 torch.manual_seed(0)
-                model = mmfastervit.FasterViT(arch, window_size=args.window_size,
-                                              drop_path_rate=0.0, with_cp=with_cp)
+                model = bm.build_ours(name, args.window_size, with_cp=with_cp)
                 model.to(device).train()
                 fn = bm.train_step_fn(model, x, device, args.dtypes[0])
                 timing = bm.time_calls(fn, device, 1, max(1, args.repeat // 2))
@@ -236,13 +279,6 @@ def run_config_step(args, device):
 def run_flops(args, device):
     from mmengine.analysis import FlopAnalyzer, parameter_count
 
-    def sdpa_flops(inputs, outputs):
-        q, k, v = (i.type().sizes() for i in inputs[:3])
-        batch = 1
-        for d in q[:-2]:
-            batch *= d
-        return batch * q[-2] * k[-2] * (q[-1] + v[-1])  # QK^T and AV multiply-adds
-
     rows = []
     targets = [(n, None) for n in args.models]
     if args.config:
@@ -261,7 +297,8 @@ def run_flops(args, device):
                 model = Models(args, device).get(name, size)
                 inputs = (x,)
             analyzer = FlopAnalyzer(model, inputs)
-            analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flops)
+            for op, handle in bm.OP_HANDLES.items():
+                analyzer.set_op_handle(op, handle)
             analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             gflops = analyzer.total() / 1e9
             params = parameter_count(model)[''] / 1e6
@@ -319,8 +356,11 @@ def plot(results, path: str) -> None:
 def machine_description(device) -> str:
     if device.type == 'cuda':
         return f'{torch.cuda.get_device_name(device)}, torch {torch.__version__}'
-    return (f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
-            f'{torch.get_num_threads()} threads, torch {torch.__version__}')
+    from mmfastervit.cpu_features import cpu_features
+    from mmfastervit.models.common.cpu_dispatch import fused_wanted, get_cpu_kernels
+    kernels = f'{get_cpu_kernels()}: {"fused" if fused_wanted() else "plain"}'
+    return (f'{cpu_features().describe()}; {torch.get_num_threads()} threads, '
+            f'torch {torch.__version__}, CPU kernels {kernels}')
 
 
 def main(argv=None) -> int:
@@ -329,6 +369,12 @@ def main(argv=None) -> int:
     os.makedirs(args.out_dir, exist_ok=True)
     machine = machine_description(device)
     print(f'# {machine}')
+    if device.type == 'cpu' and 'bf16' in args.dtypes:
+        from mmfastervit.cpu_features import bf16_advice
+        advice = bf16_advice()
+        if advice:
+            print(f'# note: {advice}')
+            warnings.filterwarnings('ignore', message='bf16 on this CPU')  # said once above
     if args.mode == 'flops':
         rows = run_flops(args, device)
         with open(osp.join(args.out_dir, 'flops.json'), 'w') as f:

@@ -2,8 +2,10 @@
 
     python tools/convert_official_checkpoint.py fastervit_2_224_1k.pth.tar \
         checkpoints/fastervit_2_in1k_mmfastervit.pth [--arch 2]
+    python tools/convert_official_checkpoint.py litv2_s.pth checkpoints/litv2_s_mmfastervit.pth
 
-The family is recognised from the file's keys. The output holds only the
+The family (FasterViT or LITv2) is recognised from the file's keys: the two
+official layouts share ``patch_embed.*`` but nothing else. The output holds only the
 backbone weights (``state_dict``) and a ``meta`` entry naming the source, the
 family and the variant. Converting is optional: configs may also point
 ``init_cfg.checkpoint`` at the official file directly.
@@ -17,11 +19,18 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import torch  # noqa: E402
 
-from mmfastervit.checkpoint import check_compatible, extract_state_dict, read_checkpoint  # noqa: E402,E501
-from mmfastervit.models import FasterViT  # noqa: E402
+from mmfastervit.checkpoint import (  # noqa: E402
+    CheckpointMismatchError,
+    check_compatible,
+    extract_state_dict,
+    read_checkpoint,
+)
+from mmfastervit.cli import main_guard  # noqa: E402
+from mmfastervit.models import FasterViT, LITv2  # noqa: E402
+from mmfastervit.preflight import check_checkpoint  # noqa: E402
 
 #: backbone classes whose official files this tool converts
-FAMILIES = [FasterViT]
+FAMILIES = [FasterViT, LITv2]
 
 
 def main(argv=None) -> int:
@@ -31,13 +40,23 @@ def main(argv=None) -> int:
     parser.add_argument('--arch', help='variant the file must match (default: detect)')
     args = parser.parse_args(argv)
 
+    check_checkpoint(args.src, 'official checkpoint')
     weights = extract_state_dict(read_checkpoint(args.src))
-    family = next((cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)), None)
-    if family is None:
-        names = ', '.join(cls.__name__ for cls in FAMILIES)
-        print(f'{args.src} is not in the official key layout of {names}; it may already '
-              'be converted.', file=sys.stderr)
-        return 1
+    official = [cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)]
+    if len(official) != 1:
+        names = ', '.join(cls.__name__ for cls in (official or FAMILIES))
+        ours = [cls for cls in FAMILIES if cls.checkpoint_format.recognises(weights)]
+        if len(official) > 1:
+            why = f'its keys fit the official layouts of several families ({names})'
+        elif ours:
+            fmt = ours[0].checkpoint_format
+            why = (f'is not in the official key layout of {names}: it is already converted '
+                   f'(our {fmt.family} layout, {fmt.identify(weights)}); configs load it as it is')
+        else:
+            why = (f'is not in the official key layout of {names}: it may already be converted '
+                   "(configs load such files as they are), or be another model's file")
+        raise CheckpointMismatchError(f'{args.src} {why}')
+    family = official[0]
     fmt = family.checkpoint_format
     weights, dropped = fmt.convert_official(weights)
     variants = fmt.matching_variants(weights)
@@ -60,4 +79,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main_guard(main)

@@ -1,11 +1,13 @@
 """The main job on its embedded default: synthetic data -> train -> evaluate -> picture.
 
-    python tools/demo.py [coco|ade20k] [--work-dir DIR] [--data-root DIR]
+    python tools/demo.py [coco|ade20k] [fastervit|litv2] [--work-dir DIR] [--data-root DIR]
 
 ``coco`` (default): Cascade Mask R-CNN with a small FasterViT on the synthetic
 COCO-layout dataset; prints COCO bbox and segm mAP (pycocotools).
 ``ade20k``: UPerNet with a small FasterViT on the synthetic ADE20K-layout
 dataset; prints mIoU, mAcc, aAcc (mmseg's IoU metric).
+The second argument picks the backbone family (default ``fastervit``);
+``coco litv2`` trains the same detector with a small LITv2.
 
 Every step runs the project's own tools (tools/train.py, tools/test.py, ...),
 so this is also what a user does with real data.
@@ -23,19 +25,16 @@ sys.path.insert(0, ROOT)
 
 TASKS = {
     'coco': dict(
-        config='configs/demo/cascade_fastervit_synthetic_coco.py',
+        config='configs/demo/cascade_{backbone}_synthetic_coco.py',
+        backbones=('fastervit', 'litv2'),
         data_root='data/synthetic_coco',
         make=['tools/make_synthetic_coco.py'],
-        data_option='{loader}.dataset.data_root={root}/',
-        extra_options=['val_evaluator.ann_file={root}/annotations/instances_val2017.json',
-                       'test_evaluator.ann_file={root}/annotations/instances_val2017.json'],
         sample='val2017/000001000001.jpg'),
     'ade20k': dict(
-        config='configs/demo/upernet_fastervit_synthetic_ade20k.py',
+        config='configs/demo/upernet_{backbone}_synthetic_ade20k.py',
+        backbones=('fastervit',),
         data_root='data/synthetic_ade20k/ADEChallengeData2016',
         make=['tools/make_synthetic_ade20k.py'],
-        data_option='{loader}.dataset.data_root={root}/',
-        extra_options=[],
         sample='images/validation/ADE_val_00000001.jpg'),
 }
 
@@ -48,8 +47,9 @@ def fresh_dir(path: str) -> None:
     directory without the marker is somebody's data and is never deleted."""
     if osp.isdir(path) and os.listdir(path):
         if not osp.isfile(osp.join(path, MARKER)):
-            sys.exit(f'error: {path} exists and was not made by this demo; '
-                     'pick another --work-dir / --data-root or remove it yourself')
+            print(f'error: {path} exists and was not made by this demo; '
+                  'pick another --work-dir / --data-root or remove it yourself', file=sys.stderr)
+            sys.exit(2)
         shutil.rmtree(path)
     os.makedirs(path, exist_ok=True)
     open(osp.join(path, MARKER), 'w').close()
@@ -59,14 +59,20 @@ def step(n: int, total: int, text: str) -> None:
     print(f'\n[{n}/{total}] {text}', flush=True)
 
 
-def run(args, **kw) -> None:
+def run(args) -> None:
+    """Run one of our tools; if it fails (it has printed why), stop with its
+    exit code."""
     print('$ ' + ' '.join(args), flush=True)
-    subprocess.run([sys.executable, *args], cwd=ROOT, check=True, **kw)
+    code = subprocess.run([sys.executable, *args], cwd=ROOT).returncode
+    if code:
+        sys.exit(code)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('task', nargs='?', default='coco', choices=sorted(TASKS))
+    parser.add_argument('backbone', nargs='?', default='fastervit',
+                        choices=sorted({b for t in TASKS.values() for b in t['backbones']}))
     parser.add_argument('--work-dir', help='default: work_dirs/demo_<task>')
     parser.add_argument('--data-root', help='where the synthetic dataset is written')
     parser.add_argument('--cfg-options', nargs='+', default=[],
@@ -74,30 +80,33 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     task = TASKS[args.task]
+    if args.backbone not in task['backbones']:
+        parser.error(f'the {args.task} demo has backbones {", ".join(task["backbones"])}')
+    config = task['config'].format(backbone=args.backbone)
     root = args.data_root or task['data_root']
-    work_dir = args.work_dir or f'work_dirs/demo_{args.task}'
-    options = [task['data_option'].format(loader=loader, root=root)
-               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-    options += [o.format(root=root) for o in task['extra_options']] + args.cfg_options
+    suffix = '' if args.backbone == 'fastervit' else f'_{args.backbone}'
+    work_dir = args.work_dir or f'work_dirs/demo_{args.task}{suffix}'
+    options = ['--data-root', root]
+    if args.cfg_options:
+        options += ['--cfg-options', *args.cfg_options]
     start = time.time()
 
     step(1, 4, f'writing the synthetic dataset to {root}')
     fresh_dir(root)
     run([*task['make'], root])
 
-    step(2, 4, f'training {task["config"]} (logs and checkpoints in {work_dir})')
+    step(2, 4, f'training {config} (logs and checkpoints in {work_dir})')
     fresh_dir(work_dir)
-    run(['tools/train.py', task['config'], '--work-dir', work_dir, '--cfg-options', *options])
+    run(['tools/train.py', config, '--work-dir', work_dir, *options])
     with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as f:
         checkpoint = osp.join(ROOT, work_dir, osp.basename(f.read().strip()))
 
     step(3, 4, f'evaluating {osp.relpath(checkpoint, ROOT)} on the held-out images')
-    run(['tools/test.py', task['config'], checkpoint, '--work-dir', work_dir,
-         '--cfg-options', *options])
+    run(['tools/test.py', config, checkpoint, '--work-dir', work_dir, *options])
 
     step(4, 4, 'drawing predictions on a held-out image')
     picture = osp.join(work_dir, 'predictions.png')
-    run(['tools/show_predictions.py', task['config'], checkpoint,
+    run(['tools/show_predictions.py', config, checkpoint,
          osp.join(root, task['sample']), '--out', picture])
 
     from tools.learning_curve import format_curve, read_curve

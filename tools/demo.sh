@@ -4,6 +4,7 @@
 # Cascade Mask R-CNN with a small FasterViT, evaluate bbox/segm mAP, draw predictions.
 #   bash tools/demo.sh            # detection (COCO layout)
 #   bash tools/demo.sh ade20k     # semantic segmentation (ADE20K layout)
+#   bash tools/demo.sh coco litv2 # detection with a small LITv2 backbone
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/bootstrap.sh"

@@ -9,7 +9,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-import mmfastervit  # noqa: E402,F401  registry + weights-only allowlist
+from mmfastervit.cli import main_guard  # noqa: E402
+from mmfastervit.preflight import ConfigError, check_checkpoint  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,6 +27,10 @@ def main(argv=None) -> int:
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
+    for path, what in ((args.config, 'config'), (args.image, 'image')):
+        if not osp.isfile(path):
+            raise ConfigError(f'{what} {path!r} does not exist')
+    check_checkpoint(args.checkpoint, 'checkpoint')
     scope = Config.fromfile(args.config).get('default_scope')
     init_default_scope(scope)
     if scope == 'mmdet':
@@ -35,13 +40,13 @@ def main(argv=None) -> int:
         from mmseg.apis import inference_model as infer
         from mmseg.apis import init_model as init
     else:
-        print(f'error: {args.config} is neither an mmdet nor an mmseg config', file=sys.stderr)
-        return 2
+        raise ConfigError(f'{args.config} is neither an mmdet nor an mmseg config')
     from mmengine.registry import VISUALIZERS
 
     model = init(args.config, args.checkpoint, device='cpu')
     result = infer(model, args.image)
-    visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    vis_cfg = dict(model.cfg.visualizer, vis_backends=None)  # draw only, no log backends
+    visualizer = VISUALIZERS.build(vis_cfg)
     visualizer.dataset_meta = model.dataset_meta
     image = mmcv.imread(args.image, channel_order='rgb')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
@@ -57,4 +62,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main_guard(main)

@@ -1,10 +1,13 @@
 """Evaluate a trained mmdet or mmseg checkpoint.
 
     python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir DIR]
-        [--tta] [--work-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+        [--tta] [--work-dir DIR] [--data-root DIR] [--no-check-finite]
+        [--cfg-options k=v ...] [--launcher pytorch]
 
 Prints the config's metrics (COCO bbox/segm mAP for detection, mIoU/mAcc/aAcc for
-segmentation). Multi-GPU: tools/dist_test.sh.
+segmentation) as one table. Our backbones check that every image is finite
+(an image with NaN or inf is named and stops the run); --no-check-finite lets
+such values through. Multi-GPU: tools/dist_test.sh.
 """
 import argparse
 import os.path as osp
@@ -12,8 +15,20 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from mmfastervit.cli import add_common_args, build_runner, checked_config, main_guard  # noqa: E402
-from mmfastervit.preflight import ConfigError, check_checkpoint  # noqa: E402
+from mmfastervit.cli import (  # noqa: E402
+    add_common_args,
+    build_runner,
+    checked_config,
+    main_guard,
+    run,
+)
+from mmfastervit.preflight import (  # noqa: E402
+    TRAINED,
+    ConfigError,
+    backbone_class,
+    check_checkpoint,
+    model_backbone,
+)
 
 
 def parse_args(argv=None):
@@ -25,13 +40,18 @@ def parse_args(argv=None):
                         'directory (under the run\'s timestamped work dir)')
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation (the config\'s tta_model/tta_pipeline)')
+    parser.add_argument('--no-check-finite', action='store_true',
+                        help='let images with NaN or inf through our backbones (by default '
+                        'they stop the run, naming the image)')
     add_common_args(parser)
     return parser.parse_args(argv)
 
 
 def adjust(cfg, args) -> None:
-    check_checkpoint(args.checkpoint, 'checkpoint')
+    check_checkpoint(args.checkpoint, 'checkpoint', f'pass {TRAINED}')
     cfg.load_from = args.checkpoint
+    if backbone_class(cfg) is not None:
+        model_backbone(cfg)['check_finite'] = not args.no_check_finite
     if args.out and not args.out.endswith(('.pkl', '.pickle')):
         raise ConfigError(f'--out must name a .pkl file, got {args.out!r}')
     if args.show_dir:
@@ -55,16 +75,19 @@ def adjust(cfg, args) -> None:
 
 
 def main(argv=None):
+    from mmfastervit.engine import CheckpointFitsModelHook
+
     args = parse_args(argv)
-    cfg = checked_config(args, 'test', lambda cfg: adjust(cfg, args))
-    runner = build_runner(cfg)
+    cfg, _ = checked_config(args, 'test', lambda cfg: adjust(cfg, args))
+    runner = build_runner(cfg, args.verbose)
+    runner.register_hook(CheckpointFitsModelHook(args.checkpoint, args.config))
     if args.out:
         if cfg.default_scope == 'mmdet':
             from mmdet.evaluation import DumpDetResults as Dump
         else:
             from mmengine.evaluator import DumpResults as Dump
         runner.test_evaluator.metrics.append(Dump(out_file_path=args.out))
-    runner.test()
+    run(runner, 'test', '--no-check-finite')
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@ model = dict(
         arch=dict(_delete_=True, dim=32, in_dim=32, depths=(1, 2, 3, 2), num_heads=(2, 2, 4, 8)),
         window_size=(7, 7, 7, 7), drop_path_rate=0.0, with_cp=False,
         norm_eval=False,  # from scratch: batch norms must learn their statistics
+        check_finite=True,  # an image holding NaN / inf stops the run, named
         init_cfg=None),  # no ImageNet weights offline: from scratch
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=width),
     rpn_head=dict(in_channels=width, feat_channels=width),

@@ -19,6 +19,7 @@ model = dict(
         window_size=(7, 7, 8, 8),  # stage 3 is 16x16 on a crop: 2x2 windows + CTs
         drop_path_rate=0.0,
         norm_cfg=norm_cfg,
+        check_finite=True,  # an image holding NaN / inf stops the run, named
         init_cfg=None),  # no ImageNet weights offline: from scratch
     decode_head=dict(in_channels=[32, 64, 128, 256], channels=128, num_classes=num_classes,
                      norm_cfg=norm_cfg),

@@ -5,23 +5,31 @@ Each family (``models/<family>/checkpoint_format.py``) provides one
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
 
 class CheckpointFormat:
-    #: the family's name in messages
+    #: the family's name in messages (also its backbone's registered type)
     family: str = '?'
-    #: key prefixes that only the official layout has
+    #: key prefixes that only the family's official layout has
     official_prefixes: Tuple[str, ...] = ()
+    #: keys that only the family's weights in our layout have
+    layout_keys: Tuple[str, ...] = ()
     #: where to get the official files (the start of a sentence)
     download_hint: str = 'Download the official file'
     #: the backbone options that change its structure, named in mismatch hints
     override_hint: str = ''
+    #: the released variants' names
+    variants: Tuple[str, ...] = ()
 
     def is_official(self, state_dict: Mapping[str, Tensor]) -> bool:
         return any(k.startswith(self.official_prefixes) for k in state_dict)
+
+    def recognises(self, state_dict: Mapping[str, Tensor]) -> bool:
+        """Whether the weights are this family's, official or converted."""
+        return self.is_official(state_dict) or any(k in state_dict for k in self.layout_keys)
 
     def convert_official(self, state_dict: Mapping[str, Tensor]
                          ) -> Tuple[Dict[str, Tensor], Dict[str, List[str]]]:
@@ -33,9 +41,42 @@ class CheckpointFormat:
         """What a state dict in our layout reveals of its architecture."""
         raise NotImplementedError
 
-    def matching_variants(self, state_dict: Mapping[str, Tensor]) -> List[str]:
-        """Released variants with this state dict's structure."""
+    def variant_signature(self, name: str) -> Dict[str, object]:
+        """The :meth:`signature` of a released variant's weights."""
         raise NotImplementedError
+
+    def matching_variants(self, state_dict: Mapping[str, Tensor]) -> List[str]:
+        """Released variants with this state dict's structure (variants that
+        differ only in what has no weights, e.g. window sizes, match together)."""
+        found = self.signature(state_dict)
+        return [name for name in self.variants if self.variant_signature(name) == found]
 
     def describe(self, state_dict: Mapping[str, Tensor]) -> str:
         return ', '.join(f'{k}={v}' for k, v in self.signature(state_dict).items())
+
+    def identify(self, state_dict: Mapping[str, Tensor]) -> str:
+        """The released variant(s) that weights in either layout hold, or
+        their structure when they match none."""
+        if self.is_official(state_dict):
+            state_dict = self.convert_official(state_dict)[0]
+        variants = self.matching_variants(state_dict)
+        return f'variant {" / ".join(variants)}' if variants else self.describe(state_dict)
+
+
+_FORMATS: List[CheckpointFormat] = []
+
+
+def register_format(fmt: CheckpointFormat) -> CheckpointFormat:
+    """Make a family's format known to :func:`family_of` (returns it)."""
+    _FORMATS.append(fmt)
+    return fmt
+
+
+def family_of(state_dict: Mapping[str, Tensor]) -> Optional[CheckpointFormat]:
+    """The registered format that recognises the weights (official layouts
+    first, then ours), or None."""
+    for test in ('is_official', 'recognises'):
+        found = [f for f in _FORMATS if getattr(f, test)(state_dict)]
+        if found:
+            return found[0]
+    return None

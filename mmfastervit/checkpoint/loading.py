@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from .errors import CheckpointMismatchError
+from .format import family_of
 from .io import extract_state_dict, read_checkpoint
 
 
@@ -22,6 +23,7 @@ class LoadReport:
     loaded: List[str]
     new: List[str] = field(default_factory=list)
     dropped: Dict[str, List[str]] = field(default_factory=dict)
+    placeholders: List[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f'loaded {len(self.loaded)} tensors from {self.source}']
@@ -30,6 +32,9 @@ class LoadReport:
                          f'{", ".join(self.new)}')
         for reason, keys in self.dropped.items():
             lines.append(f'dropped {len(keys)} keys: {reason}')
+        if self.placeholders:
+            lines.append('not weights, kept as inert placeholders (never imported): '
+                         + ', '.join(self.placeholders))
         return '\n'.join(lines)
 
 
@@ -74,13 +79,21 @@ def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: st
 
 
 def backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = None,
-                     map_location='cpu'):
+                     map_location='cpu', placeholders: Optional[List[str]] = None):
     """The weights of ``path`` for ``model``, in our layout, and the keys
-    dropped in conversion (by reason)."""
+    dropped in conversion (by reason); classes the file pickled beside its
+    weights are appended to ``placeholders``."""
     fmt = model.checkpoint_format
-    weights = extract_state_dict(read_checkpoint(path, map_location, fmt.download_hint),
-                                 prefix)
+    weights = extract_state_dict(
+        read_checkpoint(path, map_location, fmt.download_hint, placeholders), prefix)
     dropped: Dict[str, List[str]] = {}
+    other = None if fmt.recognises(weights) else family_of(weights)
+    if other is not None:
+        kind = 'an official' if other.is_official(weights) else 'a'
+        raise CheckpointMismatchError(
+            f'checkpoint {path} is {kind} {other.family} checkpoint ({other.identify(weights)}), '
+            f'not {fmt.family}: load it into model.backbone.type={other.family!r}, or give '
+            f'this {fmt.family} backbone a {fmt.family} file. {fmt.download_hint}.')
     if fmt.is_official(weights):
         weights, dropped = fmt.convert_official(weights)
     return weights, dropped
@@ -90,9 +103,10 @@ def load_pretrained(model: nn.Module, path: str, prefix: Optional[str] = None,
                     map_location='cpu', logger=None) -> LoadReport:
     """Load an official or converted file into ``model`` after checking that
     it matches; logs and returns a :class:`LoadReport`."""
-    weights, dropped = backbone_weights(model, path, prefix, map_location)
+    placeholders: List[str] = []
+    weights, dropped = backbone_weights(model, path, prefix, map_location, placeholders)
     missing = check_compatible(model, weights, path)
     model.load_state_dict(weights, strict=False)
-    report = LoadReport(path, sorted(weights), sorted(missing), dropped)
+    report = LoadReport(path, sorted(weights), sorted(missing), dropped, placeholders)
     print_log(str(report), logger=logger or 'current', level=logging.INFO)
     return report

@@ -1,6 +1,6 @@
 """What the backbone families share: the pyramid base class, input checks,
 inference caches and CPU kernels."""
 from .backbone import NUM_STAGES, PyramidBackbone
-from .inputs import InputError
+from .inputs import InputError, NonFiniteInputError
 
-__all__ = ['NUM_STAGES', 'PyramidBackbone', 'InputError']
+__all__ = ['NUM_STAGES', 'PyramidBackbone', 'InputError', 'NonFiniteInputError']

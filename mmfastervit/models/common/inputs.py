@@ -7,6 +7,8 @@ passed and how to fix it, instead of deep inside a convolution.
 """
 from __future__ import annotations
 
+from typing import List
+
 import torch
 from torch import Tensor
 
@@ -15,6 +17,17 @@ from ...compat import autocast_enabled
 
 class InputError(ValueError):
     """An input a backbone cannot take; the message says how to fix it."""
+
+
+class NonFiniteInputError(InputError):
+    """An input holding NaN or inf; ``elements`` are the batch elements at
+    fault (of ``batch_size``), ``kinds`` what they hold ('NaN', 'inf')."""
+
+    def __init__(self, message: str, name: str, kinds: List[str], elements: List[int],
+                 batch_size: int) -> None:
+        super().__init__(message)
+        self.name, self.kinds, self.elements, self.batch_size = (
+            name, kinds, elements, batch_size)
 
 
 def check_input(x: Tensor, *, name: str, in_channels: int, min_size: int,
@@ -59,7 +72,7 @@ def check_input(x: Tensor, *, name: str, in_channels: int, min_size: int,
 
 
 def check_finite(x: Tensor, name: str) -> None:
-    """Raise :class:`InputError` naming every batch element of ``x`` that
+    """Raise :class:`NonFiniteInputError` naming every batch element of ``x`` that
     holds NaN or inf (a corrupt image, a division by zero upstream)."""
     finite = torch.isfinite(x).flatten(1).all(1)
     if bool(finite.all()):
@@ -70,7 +83,8 @@ def check_finite(x: Tensor, name: str) -> None:
         kinds.append('NaN')
     if bool(torch.isinf(x[bad]).any()):
         kinds.append('inf')
-    raise InputError(f'{name} input holds {" and ".join(kinds)} in batch element(s) {bad} '
-                     f'of {x.shape[0]}: check those images and the preprocessing before '
-                     'them (check_finite=True raised this; set it False to let non-finite '
-                     'values propagate to the outputs instead)')
+    raise NonFiniteInputError(
+        f'{name} input holds {" and ".join(kinds)} in batch element(s) {bad} of '
+        f'{x.shape[0]}: check those images and the preprocessing before them '
+        '(check_finite=True raised this; set it False to let non-finite values '
+        'propagate to the outputs instead)', name, kinds, bad, x.shape[0])

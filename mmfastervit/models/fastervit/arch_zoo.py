@@ -1,10 +1,10 @@
 """The released FasterViT variants, and how a user-given ``arch`` resolves to one."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
+from ..common.arch import arch_from_fields
 from ..common.backbone import NUM_STAGES
 
 
@@ -86,7 +86,6 @@ arch_zoo: Mapping[str, dict] = {
                               768: (48, 24)}.items()
     },
 }
-_FIELDS = {f.name for f in dataclasses.fields(FasterViTArch)}
 
 
 def resolve_arch(arch: Union[str, int, Mapping[str, Any]],
@@ -102,22 +101,17 @@ def resolve_arch(arch: Union[str, int, Mapping[str, Any]],
             raise KeyError(f'unknown FasterViT arch {arch!r}; choose one of '
                            f'{sorted(arch_zoo)} or pass a dict with at least '
                            'dim, depths and num_heads')
-        cfg = dict(arch_zoo[name], name=name)
+        fields, required = dict(arch_zoo[name], name=name), ()
     elif isinstance(arch, Mapping):
-        cfg = dict(arch)
-        missing = {'dim', 'depths', 'num_heads'} - set(cfg)
-        if missing:
-            raise KeyError(f'a custom FasterViT arch dict needs {sorted(missing)}')
+        fields, required = arch, ('dim', 'depths', 'num_heads')
     else:
         raise TypeError(f'arch must be a variant name or a dict, got {arch!r}')
+    return arch_from_fields(FasterViTArch, 'FasterViT', fields, overrides, required,
+                            _one_value_for_all)
 
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = set(cfg) - _FIELDS
-    if unknown:
-        raise KeyError(f'unknown FasterViT arch keys {sorted(unknown)}; '
-                       f'valid keys are {sorted(_FIELDS)}')
+
+def _one_value_for_all(cfg: dict) -> None:
     if 'window_size' in cfg and not isinstance(cfg['window_size'], Sequence):
         cfg['window_size'] = (cfg['window_size'],) * NUM_STAGES  # one for all stages
     if 'hat' in cfg and not isinstance(cfg['hat'], Sequence):
         cfg['hat'] = (False, False, cfg['hat'], cfg['hat'])  # the attention stages
-    return FasterViTArch(**cfg)

@@ -17,8 +17,9 @@ class GridAttention(nn.Module):
     grid, which get a continuous relative position bias.
 
     Groups are windows (or whole images for carrier-token attention). Tokens
-    arrive compact and are scattered into their slots; empty slots are masked
-    out of every group's keys.
+    arrive compact and are scattered into their slots (while tracing they
+    arrive in their slots already); empty slots are masked out of every
+    group's keys.
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True,

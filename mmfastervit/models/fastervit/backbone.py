@@ -5,7 +5,6 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.registry import MODELS
-from timm.layers import trunc_normal_
 from torch import nn
 
 from ..common.backbone import NUM_STAGES, PyramidBackbone
@@ -25,7 +24,10 @@ class FasterViT(PyramidBackbone):
     Returns one ``(B, dim * 2**i, H_i, W_i)`` map per stage in ``out_indices``
     at strides 4, 8, 16, 32 (``H_i = ceil(H / 2**(i+2))``), each through its
     own channel LayerNorm. Any input size works, decided per forward pass;
-    window padding is masked so real pixels never see it.
+    window padding is masked so real pixels never see it. Exporters and the
+    compiler follow the size symbolically: one ONNX file (``torch.onnx.export``
+    with dynamic height / width, either exporter) or one
+    ``torch.compile(dynamic=True)`` graph serves every size.
 
     Args:
         arch: variant name from :data:`arch_zoo` (``'0'``-``'6'``,
@@ -96,13 +98,3 @@ class FasterViT(PyramidBackbone):
     @classmethod
     def resolve_arch(cls, arch, **overrides) -> FasterViTArch:
         return resolve_arch(arch, **overrides)
-
-    @staticmethod
-    def init_module(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)

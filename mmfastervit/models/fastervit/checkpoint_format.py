@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ...checkpoint.errors import CheckpointMismatchError
-from ...checkpoint.format import CheckpointFormat
+from ...checkpoint.format import CheckpointFormat, register_format
 from .arch_zoo import FasterViTArch, arch_zoo, resolve_arch
 
 #: Official name fragments -> ours, applied in order to every kept key.
@@ -103,21 +103,17 @@ def arch_signature(arch: FasterViTArch) -> Dict[str, object]:
 class FasterViTFormat(CheckpointFormat):
     family = 'FasterViT'
     official_prefixes = ('levels.', 'patch_embed.conv_down.')
+    layout_keys = ('stem.conv1.weight',)
     download_hint = ('Download the official file (e.g. fastervit_2_224_1k.pth.tar from the '
                      'ahatamiz/FasterViT hub repo)')
     override_hint = 'hat, layer_scale, ...'
 
-    def convert_official(self, state_dict):
-        return convert_official(state_dict)
+    variants = tuple(arch_zoo)
+    convert_official = staticmethod(convert_official)
+    signature = staticmethod(weights_signature)
 
-    def signature(self, state_dict):
-        return weights_signature(state_dict)
-
-    def matching_variants(self, state_dict) -> List[str]:
-        """Released variants whose weights have this state dict's structure
-        (the 21K variants differ only in window sizes, so they match together)."""
-        found = weights_signature(state_dict)
-        return [name for name in arch_zoo if arch_signature(resolve_arch(name)) == found]
+    def variant_signature(self, name: str) -> Dict[str, object]:
+        return arch_signature(resolve_arch(name))
 
 
-FASTERVIT_FORMAT = FasterViTFormat()
+FASTERVIT_FORMAT = register_format(FasterViTFormat())

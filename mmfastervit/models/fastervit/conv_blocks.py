@@ -66,8 +66,10 @@ class Stem(EvalCache):
         if _fusable(self, x, self.norm1, self.norm2):
             (w1, b1), (w2, b2) = self.cached('folded', lambda: (
                 folded(self.conv1, self.norm1), folded(self.conv2, self.norm2)))
-            x = onednn.conv3x3(x, w1, b1, stride=2, activation='relu')
-            return onednn.conv3x3(x, w2, b2, stride=2, activation='relu')
+            # ReLU as its own in-place pass: oneDNN's fused ReLU turns NaN into 0,
+            # PyTorch's keeps it (a corrupt image must not become numbers)
+            x = onednn.conv3x3(x, w1, b1, stride=2).relu_()
+            return onednn.conv3x3(x, w2, b2, stride=2).relu_()
         x = self.act(self.norm1(self.conv1(x)))
         return self.act(self.norm2(self.conv2(x)))
 

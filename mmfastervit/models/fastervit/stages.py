@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from ...compat import is_tracing
+from ..common.activation_checkpoint import run_block
 from .carrier_tokens import CarrierTokenizer
 from .conv_blocks import ConvBlock, Downsample
 from .hat_block import HATBlock
@@ -22,10 +22,7 @@ class _Stage(nn.Module):
         self.with_cp = with_cp
 
     def _run(self, block: nn.Module, *args):
-        if self.with_cp and self.training and any(
-                getattr(a, 'requires_grad', False) for a in args):
-            return checkpoint(block, *args, use_reentrant=False)
-        return block(*args)
+        return run_block(block, *args, with_cp=self.with_cp)
 
 
 class ConvStage(_Stage):

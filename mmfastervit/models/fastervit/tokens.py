@@ -38,8 +38,8 @@ class Slots:
     """``groups`` attention groups of ``size`` slots each, the first
     ``prefix`` of them carrier tokens; ``index`` (T,) is the slot of every
     compact token (None: token ``t`` is slot ``t``); ``token_group`` (T,) the
-    group of every token; ``key_mask`` (groups per image, size) is 0 / -inf,
-    None if nothing is masked."""
+    group of every token; ``key_mask`` (groups per image, size), shared by the
+    images, or (groups, size), is 0 / -inf; None if nothing is masked."""
 
     groups: int
     size: int
@@ -52,8 +52,8 @@ class Slots:
 @dataclass(frozen=True)
 class TokenLayout:
     """Index maps between a stage's ``(B, H, W, C)`` map, its ``(B, Hc*Wc, C)``
-    CT grid, and its compact tokens. All indices are rows of ``(rows, C)``
-    tensors."""
+    CT grid, and its tokens (compact, or every slot: :func:`dense_layout`).
+    All indices are rows of ``(rows, C)`` tensors."""
 
     ct_hw: Optional[Tuple[int, int]]   # CT grid, None without carrier tokens
     window_slots: Slots                # window attention
@@ -72,7 +72,18 @@ class TokenLayout:
 def _additive(valid: Tensor) -> Optional[Tensor]:
     if bool(valid.all()):
         return None
-    return torch.zeros(valid.shape).masked_fill(~valid, float('-inf'))
+    return _key_mask(valid)
+
+
+def _key_mask(valid: Tensor) -> Tensor:
+    """0 where ``valid``, -inf elsewhere."""
+    return torch.zeros(valid.shape, device=valid.device).masked_fill(~valid, float('-inf'))
+
+
+def _nearest_ct(cell, window: int, ct_size: int):
+    """Propagation: index of the window's CT nearest to pixel ``cell``
+    (row-major in the window), i.e. CT ``(i * ct // window, j * ct // window)``."""
+    return (cell // window * ct_size // window) * ct_size + cell % window * ct_size // window
 
 
 def _slots(groups: int, size: int, index: Optional[Tensor], tokens: int,
@@ -136,7 +147,7 @@ def _build(grid: WindowGrid, ct_size: int, with_ct: bool, batch: int) -> TokenLa
         ct_token_ids = token_ids[:, ~is_pix1].flatten()
         ct_tokens[source[ct_token_ids] - hw * batch] = ct_token_ids
         # propagation: pixel (i, j) of a window takes CT (i*ct//ws, j*ct//ws)
-        near = (local // ws * ct_size // ws) * ct_size + local % ws * ct_size // ws
+        near = _nearest_ct(local, ws, ct_size)
         near_slot = torch.arange(nw)[:, None] * n + near[None]                # (nW, ws^2)
         pixel_ct1 = token_of_slot[near_slot[pix_real]]
         pixel_ct = (pixel_ct1[None] + t1 * b).flatten()
@@ -181,7 +192,7 @@ def dense_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch,
     padding. With a single window no CTs are used (attention is already
     global): the CT slots stay but are masked and ``carrier_gate`` turns
     propagation off, so that one graph serves every size. Key masks are per
-    group (not shared by the images).
+    group and never None (tracing cannot tell whether anything is masked).
 
     Every map is computed on a flat ``arange`` whose length has a constant
     factor, split into coordinates by floor division: ``torch.compile``
@@ -201,9 +212,6 @@ def dense_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch,
 
     def window_origin(image, row, col):  # first token of window (row, col) of an image
         return ((image * rows + row) * cols + col) * n
-
-    def near_ct(cell):  # propagation: the window's CT nearest to pixel cell `cell`
-        return (cell // ws * ct_size // ws) * ct_size + cell % ws * ct_size // ws
 
     # Slots: window g = (image, row, col), slot s: P CTs, then ws*ws pixel cells.
     group, slot = split(torch.arange(groups * n, device=device), n)
@@ -239,7 +247,7 @@ def dense_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch,
     pix_group, pix_cell = split(torch.arange(groups * ws * ws, device=device), ws * ws)
     pixel_tokens = pix_group * n + p + pix_cell
     if with_ct:
-        pixel_ct = pix_group * n + near_ct(pix_cell)
+        pixel_ct = pix_group * n + _nearest_ct(pix_cell, ws, ct_size)
     # pixel (y, x) of image b: window (y // ws, x // ws), cell (y % ws, x % ws)
     map_image, yx = split(torch.arange(batch * h * w, device=device), h * w)
     y, x = split(yx, w)
@@ -249,11 +257,6 @@ def dense_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch,
     return TokenLayout((hc, wc) if with_ct else None, window_slots, ct_slots, source,
                        pixel_of_map, ct_tokens, position, pixel_tokens, pixel_ct,
                        zero_row=True, carrier_gate=gate)
-
-
-def _key_mask(valid: Tensor) -> Tensor:
-    """0 where ``valid``, -inf elsewhere (never None: tracing cannot tell)."""
-    return torch.zeros(valid.shape, device=valid.device).masked_fill(~valid, float('-inf'))
 
 
 def to_tokens(layout: TokenLayout, pixels: Tensor, cts: Optional[Tensor]) -> Tensor:

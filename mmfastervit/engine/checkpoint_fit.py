@@ -1,0 +1,66 @@
+"""``tools/test.py`` evaluates a checkpoint of the whole model: refuse one that
+does not fill it (a backbone-only ImageNet file, another config's model)
+instead of evaluating random weights after a page of key warnings."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict
+
+from mmengine.hooks import Hook
+from mmengine.model import BaseTTAModel, is_model_wrapper
+from torch import Tensor
+
+from ..checkpoint import CheckpointMismatchError
+from ..preflight import TRAINED
+
+
+def _bare_model(model):
+    """The model the weights go into (mmengine loads through DDP and
+    test-time-augmentation wrappers the same way)."""
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    return model
+
+
+def _weights(checkpoint) -> Dict[str, Tensor]:
+    weights = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
+    return {k.removeprefix('module.'): v for k, v in weights.items() if isinstance(v, Tensor)}
+
+
+def _groups(keys) -> str:
+    counts = Counter(k.split('.')[0] for k in keys)
+    return ', '.join(f'{name} ({n})' for name, n in counts.most_common())
+
+
+class CheckpointFitsModelHook(Hook):
+    """Raise :class:`CheckpointMismatchError` when the checkpoint being
+    loaded leaves tensors of the model unfilled or has other shapes."""
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, path: str, config: str) -> None:
+        self.path, self.config = path, config
+
+    def after_load_checkpoint(self, runner, checkpoint) -> None:
+        expected = _bare_model(runner.model).state_dict()
+        weights = _weights(checkpoint)
+        missing = [k for k in expected if k not in weights]
+        other = [f'{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}'
+                 for k, v in weights.items() if k in expected and v.shape != expected[k].shape]
+        if not missing and not other:
+            return
+        fix = f'evaluate {TRAINED} for this config'
+        if len(missing) == len(expected) and any(f'backbone.{k}' in expected for k in weights):
+            raise CheckpointMismatchError(
+                f'checkpoint {self.path} holds backbone weights only ({len(weights)} tensors, '
+                f'e.g. an ImageNet file), not a whole model of {self.config}: {fix}; backbone '
+                'files are for training, through model.backbone.init_cfg')
+        found = []
+        if missing:
+            found.append(f'{len(missing)} of the model\'s {len(expected)} tensors are not in '
+                         f'it: {_groups(missing)}')
+        if other:
+            found.append(f'{len(other)} have other shapes, e.g. {"; ".join(other[:2])}')
+        raise CheckpointMismatchError(
+            f'checkpoint {self.path} does not fit the model of {self.config}: '
+            f'{"; ".join(found)}. To fix: {fix}')

@@ -1,0 +1,95 @@
+"""Official LITv2 checkpoints: key conversion and what a file reveals of its variant.
+
+The released ImageNet files (``litv2_s.pth`` ... on the ziplab/LITv2 GitHub
+releases) hold ``{'model': state_dict, ...}`` in the official key layout
+(``patch_embed.*``, ``layers.{i}.blocks.{j}.*``, ``layers.{i}.downsample.*``)
+plus the classifier (``norm.*``, ``head.*``), which a backbone drops.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Dict, List, Mapping, Tuple
+
+from torch import Tensor
+
+from ...checkpoint.format import CheckpointFormat, register_format
+from ..common.backbone import NUM_STAGES
+from .arch_zoo import ATTENTION_STAGES, LITv2Arch, arch_zoo, resolve_arch
+
+#: Official name fragments -> ours, applied in order to every kept key.
+_RENAMES: List[Tuple[str, str]] = [
+    (r'^patch_embed\.', 'stem.'),
+    (r'^layers\.', 'stages.'),
+    (r'\.mlp\.dwconv\.dwconv\.', '.mlp.dwconv.'),
+    (r'\.downsample\.norm_layer\.', '.downsample.norm.'),
+]
+CLASSIFIER = 'ImageNet classifier (head, final norm)'
+
+
+def convert_official(state_dict: Mapping[str, Tensor]
+                     ) -> Tuple[Dict[str, Tensor], Dict[str, List[str]]]:
+    """Official key layout -> ours. Returns the converted weights and the
+    dropped keys grouped by reason."""
+    out: Dict[str, Tensor] = {}
+    dropped: Dict[str, List[str]] = defaultdict(list)
+    for key, value in state_dict.items():
+        if key.startswith(('head.', 'norm.')):
+            dropped[CLASSIFIER].append(key)
+            continue
+        for pattern, replacement in _RENAMES:
+            key = re.sub(pattern, replacement, key)
+        out[key] = value
+    return out, dict(dropped)
+
+
+def weights_signature(state_dict: Mapping[str, Tensor]) -> Dict[str, object]:
+    """What a state dict (our layout) reveals of its architecture. Head
+    counts are invisible (only their channels are); the Lo-Fi / Hi-Fi channel
+    split of each attention stage is what alpha and the windows decide."""
+    def rows(key: str) -> int:
+        return tuple(state_dict[key].shape)[0] if key in state_dict else 0
+
+    depths = []
+    for i in range(NUM_STAGES):
+        blocks = {int(m[1]) for k in state_dict
+                  if (m := re.match(rf'stages\.{i}\.blocks\.(\d+)\.', k))}
+        depths.append(max(blocks) + 1 if blocks else 0)
+    fc1 = state_dict.get('stages.0.blocks.0.mlp.fc1.weight')
+    return dict(
+        embed_dims=rows('stem.proj.weight') or None,
+        depths=tuple(depths),
+        mlp_ratio=fc1.shape[0] / fc1.shape[1] if fc1 is not None else None,
+        lofi_hifi_channels=tuple((rows(f'stages.{i}.blocks.0.attn.l_proj.weight'),
+                                  rows(f'stages.{i}.blocks.0.attn.h_proj.weight'))
+                                 for i in ATTENTION_STAGES))
+
+
+def arch_signature(arch: LITv2Arch) -> Dict[str, object]:
+    """The :func:`weights_signature` that a model of ``arch`` has."""
+    split = []
+    for i in ATTENTION_STAGES:
+        head_dim = arch.widths[i] // arch.num_heads[i]
+        split.append(tuple(n * head_dim for n in arch.head_split(i)))
+    return dict(embed_dims=arch.embed_dims, depths=arch.depths,
+                mlp_ratio=int(arch.embed_dims * arch.mlp_ratio) / arch.embed_dims,
+                lofi_hifi_channels=tuple(split))
+
+
+class LITv2Format(CheckpointFormat):
+    family = 'LITv2'
+    official_prefixes = ('layers.', 'patch_embed.proj.')
+    layout_keys = ('stem.proj.weight',)
+    download_hint = ('Download the official file (e.g. litv2_s.pth from the ziplab/LITv2 '
+                     'GitHub releases)')
+    override_hint = 'local_ws (a window of 1 vs more changes the head split), alpha'
+
+    variants = tuple(arch_zoo)
+    convert_official = staticmethod(convert_official)
+    signature = staticmethod(weights_signature)
+
+    def variant_signature(self, name: str) -> Dict[str, object]:
+        return arch_signature(resolve_arch(name))
+
+
+LITV2_FORMAT = register_format(LITv2Format())
