@@ -10,10 +10,12 @@ allocator statistics on a GPU, the profiler's allocation events on the CPU).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import statistics
 import sys
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -78,6 +80,33 @@ def build_ours(name: str, window_size: Optional[Sequence[int]] = None,
             arch, kwargs['dtm_sampler'] = arch.removesuffix('-dcn'), 'deform_conv2d'
         return LITv2(arch, drop_path_rate=0.0, **kwargs)
     raise ValueError(f'unknown model {name!r}')
+
+
+class OrtBackbone:
+    """A backbone exported once to ONNX (TorchScript exporter, dynamic batch,
+    height and width; traced at 2x3x224x288) and run by ONNX Runtime on the
+    CPU with ``threads`` threads: ``(B, 3, H, W)`` tensor -> tuple of tensors."""
+
+    def __init__(self, model: nn.Module, path: str, threads: int) -> None:
+        import onnxruntime
+
+        names = [f'out{i}' for i in range(len(model.out_indices))]
+        axes = {'x': {0: 'batch', 2: 'height', 3: 'width'}}
+        axes.update({n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} for i, n in enumerate(names)})
+        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(model.eval(), (torch.randn(2, 3, 224, 288),), path,
+                              dynamo=False, input_names=['x'], output_names=names,
+                              dynamic_axes=axes)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3  # errors only
+        self.session = onnxruntime.InferenceSession(path, options,
+                                                    providers=['CPUExecutionProvider'])
+
+    def __call__(self, x: Tensor):
+        return tuple(torch.from_numpy(o) for o in self.session.run(None, {'x': x.numpy()}))
 
 
 def build_swin(size: str) -> nn.Module:

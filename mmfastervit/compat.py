@@ -39,6 +39,13 @@ def at_least(n, lower: int):
     return torch.sym_max(n, lower)
 
 
+def pad_to_multiple(n, multiple: int):
+    """How much to add to size ``n`` to reach a multiple of ``multiple``.
+    Written without the modulo of a negative number (``-n % multiple``),
+    which the TorchScript ONNX exporter gets wrong for traced sizes."""
+    return (n + multiple - 1) // multiple * multiple - n
+
+
 def autocast_enabled(device_type: str) -> bool:
     """``torch.is_autocast_enabled(device_type)`` (2.4+) or its older spellings."""
     try:

@@ -395,8 +395,8 @@ def test_train_tool_refuses_bad_resume_and_load_from(tmp_path, tiny_coco, checkp
 
 @pytest.mark.parametrize('src, says', [
     ('truncated', ['truncated.pth is truncated or corrupt']),
-    ('model', ['model.pth is not in the official key layout of FasterViT',
-               'may already be converted']),
+    ('model', ['model.pth is not in the official key layout of FasterViT, LITv2',
+               'it is already converted (our FasterViT layout', 'configs load it as it is']),
 ])
 def test_convert_tool_refuses_bad_files(tmp_path, checkpoints, src, says):
     res = tool('tools/convert_official_checkpoint.py', checkpoints / f'{src}.pth',

@@ -35,6 +35,31 @@ def test_metrics(log: str, tag: str = 'test'):
 test_metrics.__test__ = False  # a helper, not a test
 
 
+def images_by_size(folder, per_size=2):
+    """``per_size`` images of each distinct size in ``folder`` (sorted names)."""
+    chosen = {}
+    for name in sorted(os.listdir(folder)):
+        with Image.open(folder / name) as image:
+            group = chosen.setdefault(image.size, [])
+        if len(group) < per_size:
+            group.append(str(folder / name))
+    return [path for group in chosen.values() for path in group]
+
+
+def export_and_verify(config, checkpoint, onnx_file, images, *extra):
+    """tools/export_onnx.py --verify on ``images``: the per-image lines, each
+    checked to be within tolerance, and the distinct input sizes verified."""
+    res = subprocess.run([sys.executable, 'tools/export_onnx.py', config, checkpoint,
+                          '--out', str(onnx_file), '--verify', *images, *extra],
+                         cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    lines = [line for line in res.stdout.splitlines() if ' | torch ' in line]
+    assert len(lines) == len(images) and all(line.endswith('| ok') for line in lines), \
+        res.stdout
+    print(res.stdout)  # the measured differences, for the log (-s)
+    return lines, {re.search(r' \[(\d+x\d+)\] ', line).group(1) for line in lines}
+
+
 def check_coco_demo(work, log, min_bbox_map: float, min_segm_map: float) -> None:
     """The held-out mAP rises from about zero, the loss falls, tools/test.py
     on the saved checkpoint reproduces the last validation, a picture is drawn."""
@@ -51,10 +76,27 @@ def check_coco_demo(work, log, min_bbox_map: float, min_segm_map: float) -> None
         assert picture.format == 'PNG' and min(picture.size) >= 200
 
 
+def check_coco_export(work, data, config, tmp_path) -> None:
+    """The trained checkpoint exported to ONNX (traced at 320x320) gives PyTorch's
+    detections on held-out images of every size, and at a scale it never saw."""
+    checkpoint = str(work / open(work / 'last_checkpoint').read().strip().split('/')[-1])
+    onnx_file = tmp_path / 'det.onnx'
+    lines, sizes = export_and_verify(config, checkpoint, onnx_file,
+                                     images_by_size(data / 'val2017'))
+    assert len(sizes) >= 3 and all(int(re.search(r'matched (\d+)', line).group(1)) > 0
+                                   for line in lines)
+    scale = 'test_dataloader.dataset.pipeline.1.scale=(480,480)'  # the Resize step
+    _, sizes = export_and_verify(config, checkpoint, onnx_file,
+                                 images_by_size(data / 'val2017', per_size=1), '--verify-only',
+                                 '--cfg-options', scale)
+    assert sizes and all(max(int(v) for v in size.split('x')) == 480 for size in sizes)
+
+
 @pytest.mark.slow
 def test_coco_demo_learns_and_its_checkpoint_reproduces(tmp_path):
-    work, _, log = run_demo('coco', tmp_path)
+    work, data, log = run_demo('coco', tmp_path)
     check_coco_demo(work, log, min_bbox_map=0.25, min_segm_map=0.25)
+    check_coco_export(work, data, 'configs/demo/cascade_fastervit_synthetic_coco.py', tmp_path)
 
 
 @pytest.mark.slow
@@ -79,10 +121,15 @@ def test_ade20k_demo_learns_and_its_checkpoint_reproduces(tmp_path):
     with Image.open(work / 'predictions.png') as picture:
         assert picture.format == 'PNG'
 
-    # the same checkpoint with sliding-window and multi-scale + flip inference
+    # the checkpoint exported to ONNX (traced at 256x256) gives PyTorch's class maps
     checkpoint = str(work / open(work / 'last_checkpoint').read().strip().split('/')[-1])
-    data_opt = f'test_dataloader.dataset.data_root={data}/'
     config = 'configs/demo/upernet_fastervit_synthetic_ade20k.py'
+    _, sizes = export_and_verify(config, checkpoint, tmp_path / 'seg.onnx',
+                                 images_by_size(data / 'images' / 'validation'))
+    assert len(sizes) >= 3
+
+    # the same checkpoint with sliding-window and multi-scale + flip inference
+    data_opt = f'test_dataloader.dataset.data_root={data}/'
     for extra in (['--cfg-options', data_opt, 'model.test_cfg.mode=slide',
                    'model.test_cfg.crop_size=(256,256)', 'model.test_cfg.stride=(171,171)'],
                   ['--tta', '--cfg-options', data_opt]):

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import mmfastervit.models.fastervit.stages as stages
-from mmfastervit import FasterViT
+from mmfastervit import FasterViT, LITv2
 from mmfastervit.models.fastervit import tokens as T
 from mmfastervit.models.fastervit.carrier_tokens import (
     CarrierTokenizer,
@@ -33,15 +33,29 @@ TINY = dict(dim=16, in_dim=16, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4),
 EXPORT_SHAPE = (2, 3, 224, 288)  # stage 3: 14 x 18 (2 x 3 windows), stage 4: 7 x 9
 # Other sizes and batches: windows padded in stages 3-4 (512 x 640 ...), odd
 # sizes, single-window stages and CTs of pure padding below the export size.
-SIZES = [(1, 3, 512, 640), (1, 3, 513, 769), (1, 3, 800, 1216), (3, 3, 160, 96),
+SIZES = [(1, 3, 512, 640), (1, 3, 513, 769), (1, 3, 800, 1216), (3, 3, 160, 96), (1, 3, 208, 336),
          (1, 3, 64, 64), (2, 3, 128, 224)]
 TOL = 1e-4
+
+
+# LITv2 at the LITv2 demo's widths: HiLo with 2x2 windows in stage 3 (padded
+# at 208 x 336 and 33 x 700), global attention in stage 4, DTM between stages.
+LITV2_TINY = dict(embed_dims=32, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8))
 
 
 @pytest.fixture(scope='module')
 def model():
     torch.manual_seed(0)
     return FasterViT(TINY).eval()
+
+
+@pytest.fixture(scope='module', params=['FasterViT', 'LITv2'])
+def backbone(request, model):
+    """Each family's backbone, for the export and compile tests."""
+    if request.param == 'FasterViT':
+        return model
+    torch.manual_seed(0)
+    return LITv2(LITV2_TINY).eval()
 
 
 def eager(model, x):
@@ -193,32 +207,35 @@ def check_onnx_at_every_size(session, model):
     assert_same_non_finite(session.run(None, {'x': x.numpy()}), model, x)
 
 
-def test_torchscript_onnx_export_is_exact_at_every_size(model, tmp_path):
+def test_torchscript_onnx_export_is_exact_at_every_size(backbone, tmp_path):
     """``dynamo=False`` with dynamic_axes: one file for every size, and no
     traced value ever became a Python number (the tracer warns when one does)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        session = export_onnx(model, tmp_path / 'backbone.onnx', dynamo=False)
+        session = export_onnx(backbone, tmp_path / 'backbone.onnx', dynamo=False)
     tracer = [str(w.message) for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
     assert tracer == []
-    check_onnx_at_every_size(session, model)
+    check_onnx_at_every_size(session, backbone)
 
 
 @pytest.mark.slow
-def test_dynamo_onnx_export_is_exact_at_every_size(model, tmp_path):
+def test_dynamo_onnx_export_is_exact_at_every_size(backbone, tmp_path):
     """``dynamo=True`` (torch's default) with dynamic batch, height, width."""
-    session = export_onnx(model, tmp_path / 'backbone.onnx', dynamo=True)
-    check_onnx_at_every_size(session, model)
+    session = export_onnx(backbone, tmp_path / 'backbone.onnx', dynamo=True)
+    check_onnx_at_every_size(session, backbone)
 
 
 # ---------------------------------------------------------------- compile
 # Batches 2-15: PyTorch's CPU convolution picks its backend by size, and so
 # compiles a batch of 1 (and of 16 or more) separately, for any CNN.
+# A map one pixel high makes conv2d pick another kernel too (LITv2's DTM
+# offset conv at 33 x 700): LITv2 is compiled for maps at least two high.
 COMPILE_SHAPES = [EXPORT_SHAPE, (2, 3, 513, 769), (3, 3, 160, 96), (2, 3, 64, 64),
                   (2, 3, 33, 700)]
+LITV2_COMPILE_SHAPES = [*COMPILE_SHAPES[:-1], (2, 3, 65, 700)]
 
 
-def test_compile_has_no_graph_break_and_no_recompilation(model):
+def test_compile_has_no_graph_break_and_no_recompilation(backbone):
     """``torch.compile(dynamic=True)``: one graph serves every size (padded
     windows, single-window stages, CTs of pure padding), batch changes, and
     non-finite input."""
@@ -231,18 +248,18 @@ def test_compile_has_no_graph_break_and_no_recompilation(model):
         graphs.append(gm)
         return gm.forward
 
-    compiled = torch.compile(model, backend=counting_backend, dynamic=True)
+    compiled = torch.compile(backbone, backend=counting_backend, dynamic=True)
     with torch.no_grad():
-        for shape in COMPILE_SHAPES:
+        for shape in LITV2_COMPILE_SHAPES if isinstance(backbone, LITv2) else COMPILE_SHAPES:
             x = torch.randn(*shape)
-            for i, (g, e) in enumerate(zip(compiled(x), eager(model, x))):
+            for i, (g, e) in enumerate(zip(compiled(x), eager(backbone, x))):
                 err = float(np.abs(g.numpy() - e).max())
                 assert err <= TOL, f'{shape} stage {i}: max-abs difference {err:.1e} > {TOL}'
         x = non_finite_batch()
         got = [o.numpy() for o in compiled(x)]
     assert dict(counters['graph_break']) == {}
     assert len(graphs) == 1, f'{len(graphs)} graphs compiled'
-    assert_same_non_finite(got, model, x)
+    assert_same_non_finite(got, backbone, x)
     torch._dynamo.reset()
 
 

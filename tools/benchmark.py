@@ -9,7 +9,9 @@ max-abs difference of their stage features is reported), ``litv2-{s,m,b}`` ours
 (its deformable downsampling by grid_sample; ``litv2-s-dcn`` by torchvision's
 deform_conv2d kernel), ``swin-{t,s,b}`` mmdet's
 Swin, ``convnext-{t,s,b}`` timm's ConvNeXt (features_only), ``fastervit-N-compiled``
-ours under torch.compile.
+ours under torch.compile, ``fastervit-N-ort`` / ``litv2-X-ort`` ours exported to ONNX
+(one file for every size) and run by ONNX Runtime (the max-abs difference from eager
+PyTorch is reported); ``-fused`` / ``-plain`` force a CPU kernel mode.
 
     python tools/benchmark.py --models fastervit-2 reference-2 litv2-s litv2-m swin-t \
         convnext-t --sizes 800x1216 1600x2432 --threads 2 --out-dir work_dirs/benchmark
@@ -122,6 +124,13 @@ class Models:
         kind, _, rest = name.partition('-')
         if kind == 'reference':
             return self.pair(rest).reference(size).to(self.device)
+        if name.endswith('-ort'):  # exported per thread count (the session's threads)
+            key = (name, torch.get_num_threads())
+            if key not in self.built:
+                os.makedirs(self.args.out_dir, exist_ok=True)
+                path = osp.join(self.args.out_dir, f'{name}.onnx')
+                self.built[key] = bm.OrtBackbone(self.get(name[:-4], size), path, key[1])
+            return self.built[key]
         if name not in self.built:
             if kind == 'fastervit':
                 arch, _ = split_kernels(rest)
@@ -154,8 +163,13 @@ def run_infer(args, device):
                         fn = bm.forward_fn(model, x, device, dtype, split_kernels(name)[1])
                         timing = bm.time_calls(fn, device, args.warmup, args.repeat)
                         m = bm.Measurement(name, size, batch, dtype, threads, 'forward', timing)
-                        if not args.no_memory:
+                        if not args.no_memory and not name.endswith('-ort'):
                             m.peak_mb = bm.peak_memory_mb(fn, device)
+                        if name.endswith('-ort') and dtype == 'fp32':
+                            with torch.no_grad():
+                                want = models.get(name[:-4], size)(x)
+                            diff = max(float((g - e).abs().max()) for g, e in zip(model(x), want))
+                            m.notes['max_abs_diff_vs_eager'] = f'{diff:.2e}'
                         if name.startswith('reference-') and dtype == 'fp32':
                             pair = models.pair(name.split('-', 1)[1])
                             m.notes['max_abs_diff_vs_ours'] = (

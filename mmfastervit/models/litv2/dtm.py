@@ -24,8 +24,7 @@ def deform_conv2x2_by_grid_sample(x: Tensor, offset: Tensor, weight: Tensor,
     ``2k, 2k+1`` the (row, column) shift of tap ``k = 2i + j``; ``weight``:
     ``(O, C, 2, 2)``. Returns ``(B, O, H//2, W//2)``.
 
-    ``grid_sample`` (bilinear, zero padding, ``align_corners=True``) reads
-    pixel centres at integer coordinates and gives 0 for corners outside the
+    ``grid_sample`` (bilinear, zero padding) gives 0 for corners outside the
     map, which is exactly the deformable conv's sampling rule. The result is
     channels-last in memory.
     """
@@ -36,18 +35,21 @@ def deform_conv2x2_by_grid_sample(x: Tensor, offset: Tensor, weight: Tensor,
     kw = dict(device=x.device, dtype=torch.float64)
     shift = offset.view(b, 4, 2, ho, wo).to(torch.float64)
     # tap k = 2i + j reads row 2y + i + dy_k, column 2x + j + dx_k
-    rows = (2 * torch.arange(ho, **kw)).view(1, 1, ho, 1) + torch.tensor(
-        [0.0, 0.0, 1.0, 1.0], **kw).view(1, 4, 1, 1) + shift[:, :, 0]
-    cols = (2 * torch.arange(wo, **kw)).view(1, 1, 1, wo) + torch.tensor(
-        [0.0, 1.0, 0.0, 1.0], **kw).view(1, 4, 1, 1) + shift[:, :, 1]
-    # grid_sample's coordinates with align_corners=True: -1 and 1 are the
-    # centres of the first and last pixels
-    grid = torch.stack((cols * (2 / (w - 1)) - 1, rows * (2 / (h - 1)) - 1), dim=-1)
+    tap = torch.arange(4, **kw).view(1, 4, 1, 1)
+    rows = (2 * torch.arange(ho, **kw)).view(1, 1, ho, 1) + (tap // 2) + shift[:, :, 0]
+    cols = (2 * torch.arange(wo, **kw)).view(1, 1, 1, wo) + (tap % 2) + shift[:, :, 1]
+    # grid_sample's coordinates with align_corners=False: pixel p's centre is
+    # (2p + 1) / size - 1, defined for maps of any size (one pixel included)
+    grid = torch.stack(((2 * cols + 1) / w - 1, (2 * rows + 1) / h - 1), dim=-1)
     # sampled in at least float32: half-precision coordinates would be off by
     # a tenth of a pixel on large maps
     work = torch.promote_types(x.dtype, torch.float32)
-    taps = F.grid_sample(x.to(work), grid.view(b, 4 * ho, wo, 2).to(work), mode='bilinear',
-                         padding_mode='zeros', align_corners=True).to(x.dtype)  # (B, C, 4Ho, Wo)
+    grid = grid.view(b, 4 * ho, wo, 2).to(work)
+    taps = F.grid_sample(x.to(work), grid, mode='bilinear', padding_mode='zeros',
+                         align_corners=False)  # (B, C, 4Ho, Wo)
+    # grid_sample reads 0 at a NaN / inf position; the deformable conv (and
+    # ONNX Runtime) give NaN there: keep a non-finite shift non-finite
+    taps = (taps + (grid * 0).sum(-1)[:, None]).to(x.dtype)
     # (B, Ho*Wo, C*4) x (C*4, O): the weight's (C, 2, 2) order is (C, k)
     out = F.linear(taps.reshape(b, c * 4, ho * wo).transpose(1, 2),
                    weight.reshape(weight.shape[0], c * 4), bias)
@@ -92,7 +94,7 @@ class DeformConv2x2(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         offset = self.conv_offset(x)
-        sample = SAMPLERS[self.sampler if min(x.shape[-2:]) > 1 else 'deform_conv2d']
+        sample = SAMPLERS[self.sampler]
         return sample(x, offset, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...compat import is_tracing, pad_to_multiple
 from ..common.onednn import linear
 
 
@@ -51,7 +52,8 @@ class HiLo(nn.Module):
         """``(B, H, W, C)`` -> ``(B, H, W, C)``."""
         b, h, w, _ = x.shape
         s = self.window
-        padded = F.pad(x, (0, 0, 0, -w % s, 0, -h % s)) if (h % s or w % s) else x
+        padded = (F.pad(x, (0, 0, 0, pad_to_multiple(w, s), 0, pad_to_multiple(h, s)))
+                  if is_tracing() or h % s or w % s else x)
         outs = []
         if self.hifi_heads:
             outs.append(self._hifi(padded)[:, :h, :w])
@@ -66,7 +68,8 @@ class HiLo(nn.Module):
         gh, gw = hp // s, wp // s
         qkv = linear(x, self.h_qkv).view(b, gh, s, gw, s, 3, heads, d)
         # -> (3, windows, heads, s*s, d): every window of every image in one batch
-        q, k, v = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(3, b * gh * gw, heads, s * s, d)
+        qkv = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(3, b * gh * gw, heads, s * s, d)
+        q, k, v = qkv.unbind(0)
         out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
         out = out.view(b, gh, gw, heads, s, s, d).permute(0, 1, 4, 2, 5, 3, 6)
         return linear(out.reshape(b, hp, wp, heads * d), self.h_proj)

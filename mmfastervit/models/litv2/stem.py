@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...compat import pad_to_multiple
+
 PATCH = 4
 
 
@@ -23,6 +25,6 @@ class PatchStem(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
-        x = F.pad(x, (0, -w % PATCH, 0, -h % PATCH))
+        x = F.pad(x, (0, pad_to_multiple(w, PATCH), 0, pad_to_multiple(h, PATCH)))
         x = self.norm(self.proj(x).permute(0, 2, 3, 1))
         return x.permute(0, 3, 1, 2)

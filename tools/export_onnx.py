@@ -1,0 +1,98 @@
+"""Export a whole mmdet detector or mmseg segmentor to ONNX, and check it.
+
+    python tools/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx
+        [--shape H W] [--cfg-options k=v ...]
+        [--verify [IMAGE ...]] [--verify-only]
+
+The file runs in stock ONNX Runtime at any height and width (standard ops
+only). Detectors (Cascade Mask R-CNN, Mask R-CNN, Faster R-CNN): input
+``image`` (1, 3, H, W) -> ``boxes``, ``scores``, ``labels``, ``masks`` (RoI
+resolution; ``mmfastervit.export.detections_to_image`` pastes them into the
+original image). Segmentors (EncoderDecoder, whole-image): ``image``
+(B, 3, H, W) and ``out_size`` (2,) -> ``seg_map``. ``image`` is the test
+pipeline's resized image as float32 0..255 in loading (BGR) channel order.
+
+``--verify`` runs PyTorch and ONNX Runtime on the images (default: the first
+three of the config's test set) and prints their differences; the exit code
+is 1 when one is outside tolerance. ``--verify-only`` checks an existing file.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+from mmengine.config import DictAction  # noqa: E402
+
+from mmfastervit.cli import main_guard  # noqa: E402
+from mmfastervit.preflight import ConfigError  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='mmdet or mmseg config file')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='trained weights (without: random weights, to try the export)')
+    parser.add_argument('--out', required=True, help='ONNX file to write (or check)')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='size the graph is traced at (the file runs at any size); '
+                        'default: a square of the test Resize scale\'s short side')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, key=value')
+    parser.add_argument('--verify', nargs='*', metavar='IMAGE',
+                        help='compare PyTorch and ONNX Runtime on these images (none given: '
+                        'the first 3 of the config\'s test set)')
+    parser.add_argument('--verify-only', action='store_true',
+                        help='do not export: verify the existing --out file')
+    return parser.parse_args(argv)
+
+
+def default_shape(cfg):
+    """A square of the test pipeline's Resize scale's short side, else 512."""
+    from mmfastervit.export.verify import test_pipeline_steps
+    for step in test_pipeline_steps(cfg):
+        scale = step.get('scale')
+        if step['type'] == 'Resize' and isinstance(scale, (tuple, list)) and len(scale) == 2:
+            return (min(scale), min(scale))
+    return (512, 512)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmfastervit.export import driver
+
+    cfg = driver.load_config(args.config, args.cfg_options)
+    if args.verify_only:
+        if not osp.isfile(args.out):
+            raise ConfigError(f'--verify-only: {args.out!r} does not exist (export it first)')
+        if args.verify is None:
+            args.verify = []
+    model = driver.build_model(cfg, args.checkpoint)
+    if args.checkpoint is None:
+        print('no checkpoint: exporting randomly initialised weights', flush=True)
+    graph = driver.build_graph(model, cfg.default_scope)
+    if not args.verify_only:
+        shape = tuple(args.shape) if args.shape else default_shape(cfg)
+        info = driver.export(graph, args.out, shape,
+                             driver.metadata(cfg, graph, args.config, args.checkpoint))
+        print(f'wrote {info.path} ({info.megabytes:.1f} MB) in {info.seconds:.1f} s, traced at '
+              f'{shape[0]}x{shape[1]}; inputs: {", ".join(driver.io_spec(graph)[0])}; '
+              f'outputs: {", ".join(graph.output_names)}', flush=True)
+    if args.verify is None:
+        return 0
+    from mmfastervit.export.verify import TOLERANCE_TEXT, test_images, verify
+    images = args.verify or test_images(cfg, 3)
+    if not images:
+        raise ConfigError('--verify found no images: name some after --verify')
+    missing = [p for p in images if not osp.isfile(p)]
+    if missing:
+        raise ConfigError(f'--verify: image {missing[0]!r} does not exist')
+    results = verify(cfg, model, args.out, images)
+    failed = sum(not r.ok for r in results)
+    print(f'verification: {len(results) - failed}/{len(results)} images within tolerance '
+          f'({TOLERANCE_TEXT})')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    main_guard(lambda: sys.exit(main()))
