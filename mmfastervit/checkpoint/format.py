@@ -5,24 +5,55 @@ Each family (``models/<family>/checkpoint_format.py``) provides one
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Tuple
+import re
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from torch import Tensor
 
 
+def rename_key(key: str, renames: Sequence[Tuple[str, str]]) -> str:
+    """Apply ``(pattern, replacement)`` regex renames to a key, in order."""
+    for pattern, replacement in renames:
+        key = re.sub(pattern, replacement, key)
+    return key
+
+
+def stage_depths(state_dict: Mapping[str, Tensor], num_stages: int = 4) -> Tuple[int, ...]:
+    """Blocks per stage of weights in our layout (``stages.{i}.blocks.{j}.*``)."""
+    depths = []
+    for i in range(num_stages):
+        blocks = {int(m[1]) for k in state_dict
+                  if (m := re.match(rf'stages\.{i}\.blocks\.(\d+)\.', k))}
+        depths.append(max(blocks) + 1 if blocks else 0)
+    return tuple(depths)
+
+
+@dataclass(frozen=True)
 class CheckpointFormat:
+    """A family's official key layout, as data and three functions."""
+
     #: the family's name in messages (also its backbone's registered type)
-    family: str = '?'
+    family: str
     #: key prefixes that only the family's official layout has
-    official_prefixes: Tuple[str, ...] = ()
+    official_prefixes: Tuple[str, ...]
     #: keys that only the family's weights in our layout have
-    layout_keys: Tuple[str, ...] = ()
+    layout_keys: Tuple[str, ...]
+    #: the released variants' names
+    variants: Tuple[str, ...]
+    #: official layout -> ours: ``(weights, dropped keys grouped by reason)``
+    convert_official: Callable[[Mapping[str, Tensor]],
+                               Tuple[Dict[str, Tensor], Dict[str, List[str]]]]
+    #: what a state dict in our layout reveals of its architecture
+    signature: Callable[[Mapping[str, Tensor]], Dict[str, object]]
+    #: a variant's name -> its resolved architecture
+    resolve_arch: Callable[[str], object]
+    #: a resolved architecture -> the signature its weights have
+    arch_signature: Callable[[object], Dict[str, object]]
     #: where to get the official files (the start of a sentence)
     download_hint: str = 'Download the official file'
     #: the backbone options that change its structure, named in mismatch hints
     override_hint: str = ''
-    #: the released variants' names
-    variants: Tuple[str, ...] = ()
 
     def is_official(self, state_dict: Mapping[str, Tensor]) -> bool:
         return any(k.startswith(self.official_prefixes) for k in state_dict)
@@ -31,19 +62,9 @@ class CheckpointFormat:
         """Whether the weights are this family's, official or converted."""
         return self.is_official(state_dict) or any(k in state_dict for k in self.layout_keys)
 
-    def convert_official(self, state_dict: Mapping[str, Tensor]
-                         ) -> Tuple[Dict[str, Tensor], Dict[str, List[str]]]:
-        """Official layout -> ours; returns the weights and the dropped keys
-        grouped by reason."""
-        raise NotImplementedError
-
-    def signature(self, state_dict: Mapping[str, Tensor]) -> Dict[str, object]:
-        """What a state dict in our layout reveals of its architecture."""
-        raise NotImplementedError
-
     def variant_signature(self, name: str) -> Dict[str, object]:
-        """The :meth:`signature` of a released variant's weights."""
-        raise NotImplementedError
+        """The :attr:`signature` of a released variant's weights."""
+        return self.arch_signature(self.resolve_arch(name))
 
     def matching_variants(self, state_dict: Mapping[str, Tensor]) -> List[str]:
         """Released variants with this state dict's structure (variants that

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ...checkpoint.errors import CheckpointMismatchError
-from ...checkpoint.format import CheckpointFormat, register_format
+from ...checkpoint.format import CheckpointFormat, register_format, rename_key, stage_depths
 from .arch_zoo import FasterViTArch, arch_zoo, resolve_arch
 
 #: Official name fragments -> ours, applied in order to every kept key.
@@ -65,9 +65,7 @@ def convert_official(state_dict: Mapping[str, Tensor]
                     'this file is not an official FasterViT checkpoint')
             dropped['second copy of the carrier-token position conv'].append(key)
             continue
-        for pattern, replacement in _RENAMES:
-            key = re.sub(pattern, replacement, key)
-        out[key] = value
+        out[rename_key(key, _RENAMES)] = value
     return out, dict(dropped)
 
 
@@ -76,14 +74,9 @@ def weights_signature(state_dict: Mapping[str, Tensor]) -> Dict[str, object]:
     def size(key: str, dim: int = 0):
         return tuple(state_dict[key].shape)[dim] if key in state_dict else None
 
-    depths = []
-    for i in range(4):
-        blocks = {int(m[1]) for k in state_dict
-                  if (m := re.match(rf'stages\.{i}\.blocks\.(\d+)\.', k))}
-        depths.append(max(blocks) + 1 if blocks else 0)
     return dict(
         dim=size('stem.conv2.weight'), in_dim=size('stem.conv1.weight'),
-        depths=tuple(depths),
+        depths=stage_depths(state_dict),
         heads=tuple(size(f'stages.{i}.blocks.0.local.attn.rel_pos.mlp.2.weight')
                     for i in (2, 3)),
         layer_scale=any(k.endswith('local.ls1.gamma') for k in state_dict),
@@ -100,20 +93,11 @@ def arch_signature(arch: FasterViTArch) -> Dict[str, object]:
                 carrier_stages=tuple(i for i in (2, 3) if arch.hat[i]))
 
 
-class FasterViTFormat(CheckpointFormat):
-    family = 'FasterViT'
-    official_prefixes = ('levels.', 'patch_embed.conv_down.')
-    layout_keys = ('stem.conv1.weight',)
-    download_hint = ('Download the official file (e.g. fastervit_2_224_1k.pth.tar from the '
-                     'ahatamiz/FasterViT hub repo)')
-    override_hint = 'hat, layer_scale, ...'
-
-    variants = tuple(arch_zoo)
-    convert_official = staticmethod(convert_official)
-    signature = staticmethod(weights_signature)
-
-    def variant_signature(self, name: str) -> Dict[str, object]:
-        return arch_signature(resolve_arch(name))
-
-
-FASTERVIT_FORMAT = register_format(FasterViTFormat())
+FASTERVIT_FORMAT = register_format(CheckpointFormat(
+    family='FasterViT', official_prefixes=('levels.', 'patch_embed.conv_down.'),
+    layout_keys=('stem.conv1.weight',),
+    variants=tuple(arch_zoo), convert_official=convert_official,
+    signature=weights_signature, resolve_arch=resolve_arch, arch_signature=arch_signature,
+    download_hint=('Download the official file (e.g. fastervit_2_224_1k.pth.tar from the '
+                   'ahatamiz/FasterViT hub repo)'),
+    override_hint='hat, layer_scale, ...'))

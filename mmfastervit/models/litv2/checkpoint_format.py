@@ -7,14 +7,12 @@ plus the classifier (``norm.*``, ``head.*``), which a backbone drops.
 """
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import Dict, List, Mapping, Tuple
 
 from torch import Tensor
 
-from ...checkpoint.format import CheckpointFormat, register_format
-from ..common.backbone import NUM_STAGES
+from ...checkpoint.format import CheckpointFormat, register_format, rename_key, stage_depths
 from .arch_zoo import ATTENTION_STAGES, LITv2Arch, arch_zoo, resolve_arch
 
 #: Official name fragments -> ours, applied in order to every kept key.
@@ -37,9 +35,7 @@ def convert_official(state_dict: Mapping[str, Tensor]
         if key.startswith(('head.', 'norm.')):
             dropped[CLASSIFIER].append(key)
             continue
-        for pattern, replacement in _RENAMES:
-            key = re.sub(pattern, replacement, key)
-        out[key] = value
+        out[rename_key(key, _RENAMES)] = value
     return out, dict(dropped)
 
 
@@ -50,15 +46,10 @@ def weights_signature(state_dict: Mapping[str, Tensor]) -> Dict[str, object]:
     def rows(key: str) -> int:
         return tuple(state_dict[key].shape)[0] if key in state_dict else 0
 
-    depths = []
-    for i in range(NUM_STAGES):
-        blocks = {int(m[1]) for k in state_dict
-                  if (m := re.match(rf'stages\.{i}\.blocks\.(\d+)\.', k))}
-        depths.append(max(blocks) + 1 if blocks else 0)
     fc1 = state_dict.get('stages.0.blocks.0.mlp.fc1.weight')
     return dict(
         embed_dims=rows('stem.proj.weight') or None,
-        depths=tuple(depths),
+        depths=stage_depths(state_dict),
         mlp_ratio=fc1.shape[0] / fc1.shape[1] if fc1 is not None else None,
         lofi_hifi_channels=tuple((rows(f'stages.{i}.blocks.0.attn.l_proj.weight'),
                                   rows(f'stages.{i}.blocks.0.attn.h_proj.weight'))
@@ -76,20 +67,11 @@ def arch_signature(arch: LITv2Arch) -> Dict[str, object]:
                 lofi_hifi_channels=tuple(split))
 
 
-class LITv2Format(CheckpointFormat):
-    family = 'LITv2'
-    official_prefixes = ('layers.', 'patch_embed.proj.')
-    layout_keys = ('stem.proj.weight',)
-    download_hint = ('Download the official file (e.g. litv2_s.pth from the ziplab/LITv2 '
-                     'GitHub releases)')
-    override_hint = 'local_ws (a window of 1 vs more changes the head split), alpha'
-
-    variants = tuple(arch_zoo)
-    convert_official = staticmethod(convert_official)
-    signature = staticmethod(weights_signature)
-
-    def variant_signature(self, name: str) -> Dict[str, object]:
-        return arch_signature(resolve_arch(name))
-
-
-LITV2_FORMAT = register_format(LITv2Format())
+LITV2_FORMAT = register_format(CheckpointFormat(
+    family='LITv2', official_prefixes=('layers.', 'patch_embed.proj.'),
+    layout_keys=('stem.proj.weight',),
+    variants=tuple(arch_zoo), convert_official=convert_official,
+    signature=weights_signature, resolve_arch=resolve_arch, arch_signature=arch_signature,
+    download_hint=('Download the official file (e.g. litv2_s.pth from the ziplab/LITv2 '
+                   'GitHub releases)'),
+    override_hint='local_ws (a window of 1 vs more changes the head split), alpha'))
