@@ -7,6 +7,10 @@ from litv2_official import randomize_
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfastervit import LITv2
+from mmfastervit.testing.train_modes import (
+    assert_drop_path_only_in_training,
+    assert_with_cp_reruns_blocks,
+)
 
 SMALL = dict(embed_dims=8, depths=(1, 2, 2, 1), num_heads=(1, 2, 4, 8), mlp_ratio=2.0)
 
@@ -60,21 +64,11 @@ def test_with_cp_recomputes_every_block():
     for stage in model.stages:
         for block in stage.blocks:
             block.register_forward_pre_hook(lambda *args: calls.append(1))
-    out = model(torch.randn(1, 3, 64, 64))
-    n_blocks = sum(SMALL['depths'])
-    assert len(calls) == n_blocks
-    sum(o.sum() for o in out).backward()
-    assert len(calls) == 2 * n_blocks
+    assert_with_cp_reruns_blocks(model, torch.randn(1, 3, 64, 64), calls, sum(SMALL['depths']))
 
 
 def test_drop_path_is_active_only_in_training():
     torch.manual_seed(0)
     model = LITv2(SMALL, drop_path_rate=0.5)
     assert model.stages[3].blocks[0].drop_path.drop_prob == 0.5  # linear up to the rate
-    x = torch.randn(4, 3, 64, 64)
-    model.train()
-    a, b = model(x)[3], model(x)[3]
-    assert not torch.equal(a, b)
-    model.eval()
-    with torch.no_grad():
-        assert torch.equal(model(x)[3], model(x)[3])
+    assert_drop_path_only_in_training(model, torch.randn(4, 3, 64, 64))

@@ -5,6 +5,10 @@ from backbone_checks import check_with_cp_is_exact
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfastervit import FasterViT
+from mmfastervit.testing.train_modes import (
+    assert_drop_path_only_in_training,
+    assert_with_cp_reruns_blocks,
+)
 
 SMALL = dict(dim=16, depths=(2, 1, 2, 2), num_heads=(1, 2, 2, 4), layer_scale=0.5,
              do_propagation=True)
@@ -51,20 +55,11 @@ def test_with_cp_actually_recomputes(monkeypatch):
     monkeypatch.setattr(hat_block.HATBlock, 'forward',
                         lambda self, *a: calls.append(1) or original(self, *a))
     model = FasterViT(SMALL, with_cp=True).train()
-    out = model(torch.randn(1, 3, 64, 64))
-    n_blocks = sum(SMALL['depths'][2:])
-    assert len(calls) == n_blocks
-    sum(o.sum() for o in out).backward()
-    assert len(calls) == 2 * n_blocks
+    assert_with_cp_reruns_blocks(model, torch.randn(1, 3, 64, 64), calls,
+                                 sum(SMALL['depths'][2:]))
 
 
 def test_drop_path_is_active_only_in_training():
     torch.manual_seed(0)
     model = FasterViT(SMALL, drop_path_rate=0.5)
-    x = torch.randn(2, 3, 64, 64)
-    model.train()
-    a, b = model(x)[3], model(x)[3]
-    assert not torch.equal(a, b)
-    model.eval()
-    with torch.no_grad():
-        assert torch.equal(model(x)[3], model(x)[3])
+    assert_drop_path_only_in_training(model, torch.randn(2, 3, 64, 64))
