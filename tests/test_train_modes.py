@@ -7,6 +7,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmfastervit import FasterViT
 from mmfastervit.testing.train_modes import (
     assert_drop_path_only_in_training,
+    assert_frozen_stages,
     assert_with_cp_reruns_blocks,
 )
 
@@ -17,13 +18,7 @@ SMALL = dict(dim=16, depths=(2, 1, 2, 2), num_heads=(1, 2, 2, 4), layer_scale=0.
 @pytest.mark.parametrize('frozen', [0, 1, 3])
 def test_frozen_stages(frozen):
     model = FasterViT(SMALL, frozen_stages=frozen).train()
-    frozen_mods = [model.stem] + [model.stages[i] for i in range(frozen)] + [
-        getattr(model, f'norm{i}') for i in range(frozen)]
-    frozen_ids = {id(p) for m in frozen_mods for p in m.parameters()}
-    for name, p in model.named_parameters():
-        assert p.requires_grad == (id(p) not in frozen_ids), name
-    assert all(not m.training for fm in frozen_mods for m in fm.modules())
-    assert all(m.training for m in model.stages[frozen].modules())
+    assert_frozen_stages(model, frozen)
     # frozen BN statistics do not move in training
     stats = model.stem.norm1.running_mean.clone()
     model(torch.randn(2, 3, 64, 64))

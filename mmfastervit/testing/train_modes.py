@@ -25,3 +25,16 @@ def assert_drop_path_only_in_training(model: nn.Module, x: Tensor,
     model.eval()
     with torch.no_grad():
         assert torch.equal(pick(model(x)), pick(model(x)))
+
+
+def assert_frozen_stages(model: nn.Module, frozen: int) -> None:
+    """The stem, stages ``< frozen`` and their output norms take no gradient
+    and stay in eval mode; the next stage (if any) trains."""
+    frozen_mods = [model.stem] + [model.stages[i] for i in range(frozen)] + [
+        getattr(model, f'norm{i}') for i in range(frozen)]
+    frozen_ids = {id(p) for m in frozen_mods for p in m.parameters()}
+    for name, p in model.named_parameters():
+        assert p.requires_grad == (id(p) not in frozen_ids), name
+    assert all(not m.training for fm in frozen_mods for m in fm.modules())
+    if frozen < len(model.stages):
+        assert all(m.training for m in model.stages[frozen].modules())
