@@ -182,6 +182,39 @@ def time_calls(fn: Callable[[], object], device: torch.device, warmup: int,
     return Timing(samples)
 
 
+def module_share(fn: Callable[[], object], model: nn.Module, class_name: str,
+                 device: torch.device, repeat: int) -> Optional[float]:
+    """Median fraction of one call of ``fn`` spent inside modules of class
+    ``class_name`` (timed by forward hooks, in calls of their own so the hooks
+    never slow the latency figures); ``None`` if ``model`` has no such module."""
+    chosen = [m for m in model.modules() if type(m).__name__ == class_name]
+    if not chosen:
+        return None
+    inside: List[float] = []
+    started: Dict[int, float] = {}
+
+    def enter(module, args):
+        _sync(device)
+        started[id(module)] = time.perf_counter()
+
+    def leave(module, args, output):
+        _sync(device)
+        inside.append(time.perf_counter() - started.pop(id(module)))
+
+    handles = [h for m in chosen for h in (m.register_forward_pre_hook(enter),
+                                           m.register_forward_hook(leave))]
+    shares = []
+    try:
+        for _ in range(repeat):
+            inside.clear()
+            total = time_calls(fn, device, 0, 1).median
+            shares.append(sum(inside) / total)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return statistics.median(shares)
+
+
 def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
     """Peak tensor memory (MiB) that one call of ``fn`` allocates on top of
     what was alive when it started (parameters and inputs are not counted):

@@ -18,7 +18,8 @@ def bench(tmp_path, *args):
 
 def test_inference_mode_compares_with_the_reference(tmp_path):
     out = bench(tmp_path, '--models', 'fastervit-0', 'reference-0', 'litv2-s', 'swin-t',
-                'convnext-t', '--sizes', '224x224', '256x320')
+                'convnext-t', '--sizes', '224x224', '256x320',
+                '--share', 'DeformableTokenMerging', 'HiLo')
     results = json.load(open(tmp_path / 'results.json'))
     assert {r['model'] for r in results} == {'fastervit-0', 'reference-0', 'litv2-s', 'swin-t',
                                              'convnext-t'}
@@ -28,6 +29,40 @@ def test_inference_mode_compares_with_the_reference(tmp_path):
     assert (tmp_path / 'latency.png').stat().st_size > 1000
     assert '| fastervit-0 | 224x224 |' in open(tmp_path / 'results.md').read()
     assert 'Machine:' in out
+    for r in results:  # --share: only LITv2 has these modules
+        shares = [float(v.rstrip('%')) for k, v in r['notes'].items() if k.startswith('share_')]
+        assert len(shares) == (2 if r['model'] == 'litv2-s' else 0), r
+        assert all(s > 0 for s in shares) and sum(shares) < 100, r
+
+
+def test_module_share_times_what_runs_inside_the_modules():
+    """Half of each call sleeps inside a child module: its share is one half."""
+    import time
+
+    import torch
+    from torch import nn
+
+    from mmfastervit.benchmarking import module_share
+
+    class Sleeps(nn.Module):
+        def forward(self, x):
+            time.sleep(0.05)
+            return x
+
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Sleeps()
+
+        def forward(self, x):
+            time.sleep(0.05)
+            return self.inner(x)
+
+    model, cpu = Outer(), torch.device('cpu')
+    share = module_share(lambda: model(torch.zeros(1)), model, 'Sleeps', cpu, repeat=3)
+    assert abs(share - 0.5) < 0.05
+    assert module_share(lambda: model(torch.zeros(1)), model, 'HiLo', cpu, repeat=1) is None
+    assert not model.inner._forward_hooks and not model.inner._forward_pre_hooks
 
 
 def test_train_mode_checks_with_cp(tmp_path):

@@ -16,6 +16,9 @@ PyTorch is reported); ``-fused`` / ``-plain`` force a CPU kernel mode.
     python tools/benchmark.py --models fastervit-2 reference-2 litv2-s litv2-m swin-t \
         convnext-t --sizes 800x1216 1600x2432 --threads 2 --out-dir work_dirs/benchmark
 
+``--share CLASS ...`` adds, for each model that has modules of a class (e.g.
+``DeformableTokenMerging``, ``HiLo``), the median share of a forward spent in them.
+
 Training (``--mode train``): one forward+backward step of the backbone with and
 without ``with_cp`` (peak memory, and the largest gradient difference), and, with
 ``--config``, of the whole detector/segmentor of a config.
@@ -63,6 +66,7 @@ _emulate_isa(sys.argv[1:])
 warnings.filterwarnings('ignore', message='Importing from timm', category=FutureWarning)
 
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 import mmfastervit  # noqa: E402,F401
 from mmfastervit import benchmarking as bm  # noqa: E402
@@ -89,6 +93,9 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--config', help='also measure the whole model of this mmdet/mmseg config')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
+    p.add_argument('--share', nargs='+', default=[], metavar='CLASS',
+                   help="also report the share of each forward spent in modules of these "
+                        "classes, e.g. DeformableTokenMerging HiLo (in extra calls)")
     p.add_argument('--isa', choices=['native', *ISA_CAPS], default='native',
                    help='run as a CPU with only this vector ISA (sets ATEN_CPU_CAPABILITY, '
                    'ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS and restarts)')
@@ -165,6 +172,10 @@ def run_infer(args, device):
                         m = bm.Measurement(name, size, batch, dtype, threads, 'forward', timing)
                         if not args.no_memory and not name.endswith('-ort'):
                             m.peak_mb = bm.peak_memory_mb(fn, device)
+                        for class_name in args.share if isinstance(model, nn.Module) else ():
+                            share = bm.module_share(fn, model, class_name, device, args.repeat)
+                            if share is not None:
+                                m.notes[f'share_{class_name}'] = f'{100 * share:.1f}%'
                         if name.endswith('-ort') and dtype == 'fp32':
                             with torch.no_grad():
                                 want = models.get(name[:-4], size)(x)
