@@ -11,7 +11,7 @@ from litv2_official import official_state_dict, randomize_, save_official_file
 
 from mmfastervit import FasterViT, LITv2
 from mmfastervit.checkpoint import CheckpointMismatchError, load_pretrained
-from mmfastervit.models.litv2.checkpoint_format import CLASSIFIER
+from mmfastervit.checkpoint.format import CLASSIFIER
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

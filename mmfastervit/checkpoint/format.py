@@ -6,6 +6,7 @@ Each family (``models/<family>/checkpoint_format.py``) provides one
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -17,6 +18,27 @@ def rename_key(key: str, renames: Sequence[Tuple[str, str]]) -> str:
     for pattern, replacement in renames:
         key = re.sub(pattern, replacement, key)
     return key
+
+
+CLASSIFIER = 'ImageNet classifier (head, final norm)'
+
+
+def convert_keys(state_dict: Mapping[str, Tensor], renames: Sequence[Tuple[str, str]],
+                 drop_reason: Callable[[str, Tensor], Optional[str]] = lambda key, value: None
+                 ) -> Tuple[Dict[str, Tensor], Dict[str, List[str]]]:
+    """Official key layout -> ours: every key renamed by ``renames``, except the
+    ImageNet classifier (``head.*``, ``norm.*``) and the keys ``drop_reason``
+    gives a reason for. Returns the converted weights and the dropped keys
+    grouped by reason (so a load report can say why each one went)."""
+    out: Dict[str, Tensor] = {}
+    dropped: Dict[str, List[str]] = defaultdict(list)
+    for key, value in state_dict.items():
+        reason = CLASSIFIER if key.startswith(('head.', 'norm.')) else drop_reason(key, value)
+        if reason:
+            dropped[reason].append(key)
+        else:
+            out[rename_key(key, renames)] = value
+    return out, dict(dropped)
 
 
 def stage_depths(state_dict: Mapping[str, Tensor], num_stages: int = 4) -> Tuple[int, ...]:

@@ -9,14 +9,13 @@ carrier-token position conv. Everything dropped is reported.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from ...checkpoint.errors import CheckpointMismatchError
-from ...checkpoint.format import CheckpointFormat, register_format, rename_key, stage_depths
+from ...checkpoint.format import CheckpointFormat, convert_keys, register_format, stage_depths
 from .arch_zoo import FasterViTArch, arch_zoo, resolve_arch
 
 #: Official name fragments -> ours, applied in order to every kept key.
@@ -47,26 +46,20 @@ def convert_official(state_dict: Mapping[str, Tensor]
                      ) -> Tuple[Dict[str, Tensor], Dict[str, List[str]]]:
     """Official key layout -> ours. Returns the converted weights and the
     dropped keys grouped by reason."""
-    out: Dict[str, Tensor] = {}
-    dropped: Dict[str, List[str]] = defaultdict(list)
-    for key, value in state_dict.items():
+    def drop_reason(key: str, value: Tensor) -> Optional[str]:
         if key.rsplit('.', 1)[-1] in RESOLUTION_BUFFERS:
-            dropped['resolution-dependent buffers (rebuilt at run time)'].append(key)
-            continue
-        if key.startswith(('head.', 'norm.')):
-            dropped['ImageNet classifier (head, final norm)'].append(key)
-            continue
+            return 'resolution-dependent buffers (rebuilt at run time)'
         copy = _CT_COPY.match(key)
-        if copy:
-            original = state_dict.get(f'{copy[1]}pos_embed.{copy[2]}')
-            if original is None or not torch.equal(original, value):
-                raise CheckpointMismatchError(
-                    f'{key} differs from its twin {copy[1]}pos_embed.{copy[2]}; '
-                    'this file is not an official FasterViT checkpoint')
-            dropped['second copy of the carrier-token position conv'].append(key)
-            continue
-        out[rename_key(key, _RENAMES)] = value
-    return out, dict(dropped)
+        if copy is None:
+            return None
+        original = state_dict.get(f'{copy[1]}pos_embed.{copy[2]}')
+        if original is None or not torch.equal(original, value):
+            raise CheckpointMismatchError(
+                f'{key} differs from its twin {copy[1]}pos_embed.{copy[2]}; '
+                'this file is not an official FasterViT checkpoint')
+        return 'second copy of the carrier-token position conv'
+
+    return convert_keys(state_dict, _RENAMES, drop_reason)
 
 
 def weights_signature(state_dict: Mapping[str, Tensor]) -> Dict[str, object]:

@@ -7,12 +7,11 @@ plus the classifier (``norm.*``, ``head.*``), which a backbone drops.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Dict, List, Mapping, Tuple
 
 from torch import Tensor
 
-from ...checkpoint.format import CheckpointFormat, register_format, rename_key, stage_depths
+from ...checkpoint.format import CheckpointFormat, convert_keys, register_format, stage_depths
 from .arch_zoo import ATTENTION_STAGES, LITv2Arch, arch_zoo, resolve_arch
 
 #: Official name fragments -> ours, applied in order to every kept key.
@@ -22,21 +21,12 @@ _RENAMES: List[Tuple[str, str]] = [
     (r'\.mlp\.dwconv\.dwconv\.', '.mlp.dwconv.'),
     (r'\.downsample\.norm_layer\.', '.downsample.norm.'),
 ]
-CLASSIFIER = 'ImageNet classifier (head, final norm)'
 
 
 def convert_official(state_dict: Mapping[str, Tensor]
                      ) -> Tuple[Dict[str, Tensor], Dict[str, List[str]]]:
-    """Official key layout -> ours. Returns the converted weights and the
-    dropped keys grouped by reason."""
-    out: Dict[str, Tensor] = {}
-    dropped: Dict[str, List[str]] = defaultdict(list)
-    for key, value in state_dict.items():
-        if key.startswith(('head.', 'norm.')):
-            dropped[CLASSIFIER].append(key)
-            continue
-        out[rename_key(key, _RENAMES)] = value
-    return out, dict(dropped)
+    """Official key layout -> ours (only the classifier is dropped)."""
+    return convert_keys(state_dict, _RENAMES)
 
 
 def weights_signature(state_dict: Mapping[str, Tensor]) -> Dict[str, object]:
