@@ -1,41 +1,54 @@
 """Fast vision-transformer backbones for MMDetection 3.x and MMSegmentation 1.x.
 
 ``custom_imports=dict(imports=['mmfastervit'])`` in an mmdet or mmseg config
-registers the backbones (``type='FasterViT'``, ``type='LITv2'``) and the
-optimizer-wrapper constructor ``PyramidLayerDecayOptimizerConstructor`` (alias
-``FasterViTLayerDecayOptimizerConstructor``) (in mmengine's root
-registries, which both libraries' registries search) and lets torch's
-weights-only loader read official checkpoints and mmengine training checkpoints.
+registers our modules in mmengine's root registries, which both libraries'
+registries search: the backbones (``type='FasterViT'``, ``type='LITv2'``), the
+optimizer-wrapper constructor ``PyramidLayerDecayOptimizerConstructor`` and
+the hooks. It also lets torch's weights-only loader read official
+checkpoints and mmengine training checkpoints. Nothing else changes: the
+process-wide settings of our tools are :func:`mmfastervit.cli.setup_env`.
 """
-from .library_noise import quiet_library_noise
+import warnings as _warnings
 
-quiet_library_noise()
-
-from .checkpoint import register_mmengine_loader  # noqa: E402
-from .safe_load import allow_checkpoint_globals  # noqa: E402
-
-allow_checkpoint_globals()
-register_mmengine_loader()
-
-from .hooks import ValidateBeforeTrainHook  # noqa: E402
-from .layer_decay import (  # noqa: E402
+from .checkpoint import allow_checkpoint_globals
+from .cpu import cpu_kernels, get_cpu_kernels, set_cpu_kernels
+from .engine import (
     FasterViTLayerDecayOptimizerConstructor,
     PyramidLayerDecayOptimizerConstructor,
+    ValidateBeforeTrainHook,
 )
-from .models import (  # noqa: E402
+from .models import (
     FasterViT,
     FasterViTArch,
     InputError,
     LITv2,
     LITv2Arch,
+    NonFiniteInputError,
     PyramidBackbone,
-    arch_zoo,
-    resolve_arch,
 )
-from .models.common.cpu_dispatch import cpu_kernels, get_cpu_kernels, set_cpu_kernels  # noqa: E402,E501
+
+allow_checkpoint_globals()
 
 __version__ = '0.1.0'
 __all__ = ['FasterViT', 'FasterViTArch', 'FasterViTLayerDecayOptimizerConstructor',
-           'InputError', 'LITv2', 'LITv2Arch', 'PyramidBackbone',
-           'PyramidLayerDecayOptimizerConstructor', 'ValidateBeforeTrainHook', 'arch_zoo',
-           'cpu_kernels', 'get_cpu_kernels', 'resolve_arch', 'set_cpu_kernels']
+           'InputError', 'LITv2', 'LITv2Arch', 'NonFiniteInputError', 'PyramidBackbone',
+           'PyramidLayerDecayOptimizerConstructor', 'ValidateBeforeTrainHook',
+           'cpu_kernels', 'get_cpu_kernels', 'set_cpu_kernels']
+
+#: FasterViT-only names that used to stand here as if generic: old name ->
+#: (what it is, what to use); removed in the next release
+_DEPRECATED = {
+    'arch_zoo': (lambda: FasterViT.arch_zoo, 'FasterViT.arch_zoo'),
+    'resolve_arch': (lambda: FasterViT.resolve_arch, 'FasterViT.resolve_arch'),
+    'MIN_INPUT_SIZE': (lambda: FasterViT.min_input_size, 'FasterViT.min_input_size'),
+}
+
+
+def __getattr__(name: str):
+    if name in _DEPRECATED:
+        value, instead = _DEPRECATED[name]
+        _warnings.warn(f'mmfastervit.{name} is deprecated (it is FasterViT\'s, not every '
+                       f'family\'s): use {instead} (LITv2 has its own)', DeprecationWarning,
+                       stacklevel=2)
+        return value()
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from mmfastervit import FasterViT, arch_zoo, resolve_arch
+from mmfastervit import FasterViT
+
+arch_zoo, resolve_arch = FasterViT.arch_zoo, FasterViT.resolve_arch
 
 RELEASED = ['0', '1', '2', '3', '4', '5', '6',
             '4-21k-224', '4-21k-384', '4-21k-512', '4-21k-768']

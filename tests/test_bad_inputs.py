@@ -22,10 +22,11 @@ from mmengine.runner import CheckpointLoader
 
 from mmfastervit import FasterViT, InputError
 from mmfastervit.checkpoint import CheckpointFileError, load_pretrained
+from mmfastervit.cli.preflight import dataset_settings, move_data_root, preflight
 from mmfastervit.datasets.synthetic_ade20k import make_synthetic_ade20k
 from mmfastervit.datasets.synthetic_coco import make_synthetic_coco
+from mmfastervit.errors import ConfigError
 from mmfastervit.models.fastervit.checkpoint_format import convert_official
-from mmfastervit.preflight import ConfigError, dataset_settings, move_data_root, preflight
 from mmfastervit.testing.reference import build_reference, reference_kwargs, save_official_file
 
 TINY = dict(dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2))
@@ -182,7 +183,7 @@ def test_non_finite_input_propagates_the_same_on_every_eager_path(monkeypatch):
     """NaN / inf never silently become numbers: the fused inference kernels,
     the plain no-grad path, autograd and bf16 autocast give NaN at the same
     places, and only in the image that holds them."""
-    import mmfastervit.models.common.onednn as onednn
+    import mmfastervit.cpu.onednn as onednn
 
     torch.manual_seed(0)
     model = FasterViT(dict(TINY, depths=(1, 1, 2, 1))).eval()
@@ -661,7 +662,8 @@ def test_segmentation_metrics_and_per_class_tables_stay_short(tmp_path):
 
     from mmengine.logging import MMLogger
 
-    from mmfastervit.engine import format_metrics, summarise_console
+    from mmfastervit.cli.console import summarise_console
+    from mmfastervit.engine.hooks import format_metrics
 
     table = format_metrics({'aAcc': 85.99, 'mIoU': 80.3, 'mAcc': 88.37}).splitlines()
     assert table[0].split() == ['aAcc', 'mIoU', 'mAcc'] and table[1].split() == [

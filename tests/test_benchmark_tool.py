@@ -42,7 +42,7 @@ def test_module_share_times_what_runs_inside_the_modules():
     import torch
     from torch import nn
 
-    from mmfastervit.benchmarking import module_share
+    from mmfastervit.utils.benchmark import module_share
 
     class Sleeps(nn.Module):
         def forward(self, x):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import mmfastervit.checkpoint.loading as loading_mod
-from mmfastervit import FasterViT, arch_zoo
+from mmfastervit import FasterViT
 from mmfastervit.checkpoint import CheckpointMismatchError, load_pretrained
 from mmfastervit.models.fastervit.checkpoint_format import RESOLUTION_BUFFERS, convert_official
 from mmfastervit.testing.reference import build_reference, reference_kwargs, save_official_file
@@ -40,7 +40,7 @@ def official_v0(tmp_path_factory):
 
 
 @pytest.mark.parametrize('variant', [
-    pytest.param(v, marks=pytest.mark.slow) if v in BIG else v for v in arch_zoo])
+    pytest.param(v, marks=pytest.mark.slow) if v in BIG else v for v in FasterViT.arch_zoo])
 def test_official_file_of_every_variant_loads(tmp_path, variant):
     """Official layout of each released variant (the reference's weights at
     224): zero missing and zero unexpected except the new output norms."""

@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-import mmfastervit.cpu_features as cf
+import mmfastervit.cpu.features as cf
 from mmfastervit import FasterViT
 
 TINY = dict(dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2))
@@ -17,7 +17,7 @@ AVX2_CAPS = dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2',
 
 
 def features_in_subprocess(**env):
-    code = ('from mmfastervit.cpu_features import cpu_features as f\n'
+    code = ('from mmfastervit.cpu.features import cpu_features as f\n'
             'x = f(); print(x.isa, x.aten, x.onednn_cap, x.bf16_units)\n')
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          env={**os.environ, **env}, timeout=120)
@@ -56,26 +56,31 @@ def test_bf16_units_need_hardware_and_the_oneDNN_cap(flags, onednn, units):
     assert _cpu(flags, onednn=onednn).bf16_units is units
 
 
-def test_bf16_autocast_warns_once_where_it_is_slower(monkeypatch):
-    """Without bf16 units the backbone warns once, quoting the measured
-    slowdown; with them it stays quiet."""
-    import mmfastervit.models.common.backbone as backbone
-    model = FasterViT(TINY).eval()
-    x = torch.randn(1, 3, 64, 64)
+def test_bf16_run_warns_once_where_it_is_slower(monkeypatch):
+    """A tool run in bf16 on the CPU (mmengine's AMP without GPUs) on a CPU
+    without bf16 units warns once before it starts, quoting the measured
+    slowdown; with bf16 units, or in fp32, it stays quiet. The backbone's
+    forward never gives hardware advice."""
+    from mmengine.config import Config
 
-    def run_twice():
-        monkeypatch.setattr(backbone, '_bf16_checked', False)
+    from mmfastervit.cli.tool import warn_if_bf16_is_slow
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    amp = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper', dtype='bfloat16')))
+    fp32 = Config(dict(optim_wrapper=dict(type='OptimWrapper')))
+    model = FasterViT(TINY).eval()
+
+    def messages(cfg):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
+            warn_if_bf16_is_slow(cfg)
             with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
-                model(x)
-                model(x)
+                model(torch.randn(1, 3, 64, 64))
         return [str(w.message) for w in caught if 'bf16' in str(w.message)]
 
     monkeypatch.setattr(cf, 'bf16_matmul_slowdown', lambda: 23.5)
     monkeypatch.setattr(cf, 'cpu_features', lambda: _cpu(set(), aten='AVX2', onednn='AVX2'))
-    messages = run_twice()
-    assert len(messages) == 1 and '23.5x the time of the fp32' in messages[0]
+    found = messages(amp)
+    assert len(found) == 1 and '23.5x the time of the fp32' in found[0]
+    assert messages(fp32) == []
     monkeypatch.setattr(cf, 'cpu_features', lambda: _cpu({'amx_bf16'}))
-    assert run_twice() == []
-
+    assert messages(amp) == []

@@ -13,7 +13,7 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 from mmfastervit.datasets.synthetic_coco import CLASSES, make_synthetic_coco
-from mmfastervit.layer_decay import layer_id
+from mmfastervit.engine.optimizers import layer_id
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, 'configs/demo/cascade_fastervit_synthetic_coco.py')

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmfastervit import arch_zoo
+from mmfastervit import FasterViT
 from mmfastervit.testing.reference import (
     build_reference,
     ours_from_reference,
@@ -36,7 +36,7 @@ def test_stage_features_match_reference(case):
     arch, size, overrides = CASES[case]
     ref_overrides = {k: list(v) for k, v in overrides.items()}
     ref = build_reference([size, size], **reference_kwargs(arch, **ref_overrides))
-    ours = ours_from_reference(ref, dict(arch_zoo[arch], **overrides))
+    ours = ours_from_reference(ref, dict(FasterViT.arch_zoo[arch], **overrides))
 
     x = torch.randn(2, 3, size, size)
     expected = reference_stage_features(ref, x)

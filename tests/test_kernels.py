@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import mmfastervit.models.common.onednn as lin
+import mmfastervit.cpu.onednn as lin
 from mmfastervit import FasterViT
 
 pytestmark = pytest.mark.skipif(lin._linear is None, reason='torch built without oneDNN')
@@ -124,7 +124,7 @@ def test_fused_conv_path_is_not_used_while_training_with_frozen_norms():
 
 # ------------------------------------------------------- per-CPU dispatch
 def _features(isa: str):
-    from mmfastervit.cpu_features import CPUFeatures
+    from mmfastervit.cpu.features import CPUFeatures
     aten = {'avx512': 'AVX512', 'avx2': 'AVX2', 'other': 'DEFAULT'}[isa]
     flags = {'avx2', 'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'} if isa == 'avx512' else (
         {'avx2'} if isa == 'avx2' else set())
@@ -136,7 +136,7 @@ def test_auto_picks_the_fused_path_by_isa(monkeypatch, counted, isa):
     """'auto' runs the fused kernels exactly where the ISA table says they win;
     forcing a mode overrides the table; every path gives the same outputs."""
     import mmfastervit
-    from mmfastervit.models.common import cpu_dispatch
+    from mmfastervit.cpu import dispatch as cpu_dispatch
 
     monkeypatch.setattr(cpu_dispatch, 'cpu_features', lambda: _features(isa))
     monkeypatch.delenv(cpu_dispatch.ENV, raising=False)
@@ -158,7 +158,7 @@ def test_auto_picks_the_fused_path_by_isa(monkeypatch, counted, isa):
 
 def test_kernel_mode_from_the_environment_and_bad_values():
     code = ('import torch, mmfastervit\n'
-            'import mmfastervit.models.common.onednn as o\n'
+            'import mmfastervit.cpu.onednn as o\n'
             'torch.set_grad_enabled(False)\n'
             'print(mmfastervit.get_cpu_kernels(), o.usable(torch.zeros(1)))\n')
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

@@ -115,7 +115,7 @@ def test_layer_decay_on_litv2():
     weight decay on norms and biases."""
     from mmengine.optim import build_optim_wrapper
 
-    from mmfastervit.layer_decay import layer_id
+    from mmfastervit.engine.optimizers import layer_id
 
     cfg = load('cascade_litv2_s')
     model = build(cfg, 'mmdet')

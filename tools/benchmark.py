@@ -69,7 +69,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import mmfastervit  # noqa: E402,F401
-from mmfastervit import benchmarking as bm  # noqa: E402
+from mmfastervit.utils import benchmark as bm  # noqa: E402
 
 
 def parse_size(text: str):
@@ -381,8 +381,8 @@ def plot(results, path: str) -> None:
 def machine_description(device) -> str:
     if device.type == 'cuda':
         return f'{torch.cuda.get_device_name(device)}, torch {torch.__version__}'
-    from mmfastervit.cpu_features import cpu_features
-    from mmfastervit.models.common.cpu_dispatch import fused_wanted, get_cpu_kernels
+    from mmfastervit.cpu.dispatch import fused_wanted, get_cpu_kernels
+    from mmfastervit.cpu.features import cpu_features
     kernels = f'{get_cpu_kernels()}: {"fused" if fused_wanted() else "plain"}'
     return (f'{cpu_features().describe()}; {torch.get_num_threads()} threads, '
             f'torch {torch.__version__}, CPU kernels {kernels}')
@@ -395,7 +395,7 @@ def main(argv=None) -> int:
     machine = machine_description(device)
     print(f'# {machine}')
     if device.type == 'cpu' and 'bf16' in args.dtypes:
-        from mmfastervit.cpu_features import bf16_advice
+        from mmfastervit.cpu.features import bf16_advice
         advice = bf16_advice()
         if advice:
             print(f'# note: {advice}')

@@ -21,13 +21,13 @@ import torch  # noqa: E402
 
 from mmfastervit.checkpoint import (  # noqa: E402
     CheckpointMismatchError,
+    check_checkpoint,  # noqa: E402
     check_compatible,
     extract_state_dict,
     read_checkpoint,
 )
 from mmfastervit.cli import main_guard  # noqa: E402
 from mmfastervit.models import FasterViT, LITv2  # noqa: E402
-from mmfastervit.preflight import check_checkpoint  # noqa: E402
 
 #: backbone classes whose official files this tool converts
 FAMILIES = [FasterViT, LITv2]

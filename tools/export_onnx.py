@@ -25,7 +25,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import DictAction  # noqa: E402
 
 from mmfastervit.cli import main_guard  # noqa: E402
-from mmfastervit.preflight import ConfigError  # noqa: E402
+from mmfastervit.errors import ConfigError  # noqa: E402
 
 
 def parse_args(argv=None):

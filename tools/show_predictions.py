@@ -9,8 +9,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
+from mmfastervit.checkpoint import check_checkpoint  # noqa: E402
 from mmfastervit.cli import main_guard  # noqa: E402
-from mmfastervit.preflight import ConfigError, check_checkpoint  # noqa: E402
+from mmfastervit.errors import ConfigError  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
+from mmfastervit.checkpoint import check_checkpoint  # noqa: E402
 from mmfastervit.cli import (  # noqa: E402
     add_common_args,
     build_runner,
@@ -22,13 +23,8 @@ from mmfastervit.cli import (  # noqa: E402
     main_guard,
     run,
 )
-from mmfastervit.preflight import (  # noqa: E402
-    TRAINED,
-    ConfigError,
-    backbone_class,
-    check_checkpoint,
-    model_backbone,
-)
+from mmfastervit.cli.preflight import backbone_class, model_backbone  # noqa: E402
+from mmfastervit.errors import TRAINED, ConfigError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -75,7 +71,7 @@ def adjust(cfg, args) -> None:
 
 
 def main(argv=None):
-    from mmfastervit.engine import CheckpointFitsModelHook
+    from mmfastervit.engine.hooks import CheckpointFitsModelHook
 
     args = parse_args(argv)
     cfg, _ = checked_config(args, 'test', lambda cfg: adjust(cfg, args))

@@ -87,7 +87,7 @@ def resume_command(argv, args, checkpoint: str) -> str:
 
 
 def main(argv=None):
-    from mmfastervit.engine import ResumeStateHook, StopOnSignalHook, shield_data_workers
+    from mmfastervit.engine.hooks import ResumeStateHook, StopOnSignalHook, shield_data_workers
 
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)

@@ -77,6 +77,13 @@ class CheckpointFormat:
     #: the backbone options that change its structure, named in mismatch hints
     override_hint: str = ''
 
+    @property
+    def key_prefixes(self) -> Tuple[str, ...]:
+        """Prefixes of the family's backbone keys in either layout (official
+        and ours): what a backbone's state dict starts with at top level."""
+        ours = tuple(dict.fromkeys(k.split('.')[0] + '.' for k in self.layout_keys))
+        return self.official_prefixes + ours
+
     def is_official(self, state_dict: Mapping[str, Tensor]) -> bool:
         return any(k.startswith(self.official_prefixes) for k in state_dict)
 
@@ -113,6 +120,11 @@ def register_format(fmt: CheckpointFormat) -> CheckpointFormat:
     """Make a family's format known to :func:`family_of` (returns it)."""
     _FORMATS.append(fmt)
     return fmt
+
+
+def backbone_key_prefixes() -> Tuple[str, ...]:
+    """:attr:`CheckpointFormat.key_prefixes` of every registered family."""
+    return tuple(dict.fromkeys(p for fmt in _FORMATS for p in fmt.key_prefixes))
 
 
 def family_of(state_dict: Mapping[str, Tensor]) -> Optional[CheckpointFormat]:

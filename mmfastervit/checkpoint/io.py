@@ -20,7 +20,9 @@ from typing import Dict, List, Mapping, Optional
 import torch
 from torch import Tensor
 
+from ..errors import ConfigError
 from .errors import CheckpointFileError, CheckpointMismatchError
+from .format import backbone_key_prefixes
 from .restricted_unpickler import restricted_load
 
 _ZIP_MAGIC = b'PK\x03\x04'
@@ -67,6 +69,17 @@ def inspect_checkpoint_file(path: str) -> None:
         raise CheckpointFileError(
             f'{path} is not a PyTorch checkpoint: it holds {_looks_like(head)}; expected a '
             f'file written by torch.save (a zip archive or a pickle). {_AGAIN}')
+
+
+def check_checkpoint(path: Optional[str], what: str, fix: str = '') -> None:
+    """``path`` exists and can be a PyTorch checkpoint (empty, truncated and
+    non-checkpoint files are named; reads only the file's start and its zip
+    directory). ``fix``: what to do instead, for a missing file."""
+    if not path or '://' in path:
+        return
+    if not osp.isfile(path):
+        raise ConfigError(f'{what} {path!r} does not exist' + (f': {fix}' if fix else ''))
+    inspect_checkpoint_file(path)
 
 
 def _unreadable(path: str, err: BaseException) -> CheckpointFileError:
@@ -153,23 +166,35 @@ def register_mmengine_loader() -> None:
     CheckpointLoader.register_scheme(prefixes='', force=True)(_mmengine_local_loader)
 
 
-def extract_state_dict(checkpoint: Mapping, prefix: Optional[str] = None
-                       ) -> Dict[str, Tensor]:
-    """The backbone weights in a loaded file: under ``state_dict``, ``model``
-    or at top level; ``module.`` stripped; only ``prefix`` keys (stripped) if
-    given, or the ``backbone.`` part of a whole detector/segmentor file."""
+def _weights_mapping(checkpoint: Mapping) -> Mapping:
+    """Where a loaded file keeps its weights: ``state_dict``, ``model`` or
+    the top level."""
     for name in ('state_dict', 'model'):
         if isinstance(checkpoint.get(name), Mapping):
-            checkpoint = checkpoint[name]
-            break
-    weights = {k.removeprefix('module.'): v for k, v in checkpoint.items()
-               if isinstance(v, Tensor)}
+            return checkpoint[name]
+    return checkpoint
+
+
+def state_dict_of(checkpoint: Mapping) -> Dict[str, Tensor]:
+    """The tensors of a loaded file (:func:`_weights_mapping`), with DDP's
+    ``module.`` stripped; empty when there are none."""
+    return {k.removeprefix('module.'): v for k, v in _weights_mapping(checkpoint).items()
+            if isinstance(v, Tensor)}
+
+
+def extract_state_dict(checkpoint: Mapping, prefix: Optional[str] = None
+                       ) -> Dict[str, Tensor]:
+    """The backbone weights in a loaded file (:func:`state_dict_of`): only
+    ``prefix`` keys (stripped) if given, or the ``backbone.`` part of a whole
+    detector/segmentor file (one with no backbone keys of a registered
+    family at top level)."""
+    weights = state_dict_of(checkpoint)
     if not weights:
         raise CheckpointMismatchError(
             'found no tensors under state_dict, model or at the top level '
-            f'(keys: {sorted(map(str, checkpoint))[:8]})')
+            f'(keys: {sorted(map(str, _weights_mapping(checkpoint)))[:8]})')
     if prefix is None and any(k.startswith('backbone.') for k in weights) and not any(
-            k.startswith(('stem.', 'patch_embed.')) for k in weights):
+            k.startswith(backbone_key_prefixes()) for k in weights):
         prefix = 'backbone.'
     if prefix:
         weights = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}

@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from .errors import CheckpointMismatchError
+from .fit import state_dict_fit
 from .format import family_of
 from .io import extract_state_dict, read_checkpoint
 
@@ -49,10 +50,8 @@ def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: st
     fmt = model.checkpoint_format
     expected = model.state_dict()
     allowed_new = set(_output_norm_keys(model))
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    mismatched = [f'{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}'
-                  for k, v in weights.items() if k in expected and v.shape != expected[k].shape]
+    fit = state_dict_fit(expected, weights)
+    missing, unexpected, mismatched = fit.missing, fit.unexpected, fit.mismatched
     bad_missing = [k for k in missing if k not in allowed_new]
     if unexpected or bad_missing or mismatched:
         arch = getattr(getattr(model, 'arch', None), 'name', '?')

@@ -22,7 +22,7 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..preflight import ConfigError
+from ..errors import ConfigError
 from .boxes import decode_deltas, extract_roi_features, grid_anchors, grouped_nms
 from .onnx_ops import spatial_size
 from .preprocess import ImageInput

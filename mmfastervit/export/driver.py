@@ -18,7 +18,8 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from ..preflight import ConfigError, check_checkpoint
+from ..checkpoint import check_checkpoint
+from ..errors import ConfigError
 from .adaptive_pool import matrix_adaptive_pools
 from .detector import DetectorGraph
 from .onnx_ops import OPSET

@@ -13,7 +13,7 @@ from typing import Tuple
 
 from torch import Tensor, nn
 
-from ..preflight import ConfigError
+from ..errors import ConfigError
 from .onnx_ops import resize_to, spatial_size
 from .preprocess import ImageInput
 

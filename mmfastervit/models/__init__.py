@@ -1,8 +1,8 @@
-"""The backbone families; importing this registers every backbone."""
+"""The backbone families; importing this registers every backbone. Each
+family's variants are its class's ``arch_zoo`` and ``resolve_arch``."""
 from .common import InputError, NonFiniteInputError, PyramidBackbone
-from .fastervit import MIN_INPUT_SIZE, FasterViT, FasterViTArch, arch_zoo, resolve_arch
+from .fastervit import FasterViT, FasterViTArch
 from .litv2 import LITv2, LITv2Arch
 
-__all__ = ['FasterViT', 'FasterViTArch', 'InputError', 'LITv2', 'LITv2Arch', 'NonFiniteInputError',
-           'PyramidBackbone',
-           'arch_zoo', 'resolve_arch', 'MIN_INPUT_SIZE']
+__all__ = ['FasterViT', 'FasterViTArch', 'InputError', 'LITv2', 'LITv2Arch',
+           'NonFiniteInputError', 'PyramidBackbone']

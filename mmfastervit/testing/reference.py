@@ -11,13 +11,13 @@ from typing import Dict, List, Sequence
 import torch
 from torch import Tensor, nn
 
-from mmfastervit import FasterViT, arch_zoo
+from mmfastervit import FasterViT
 from mmfastervit.models.fastervit.checkpoint_format import convert_official
 
 
 def reference_kwargs(arch: str, **overrides) -> dict:
     """Constructor arguments of the reference ``FasterViT`` for one of our variants."""
-    a = dict(arch_zoo[arch])
+    a = dict(FasterViT.arch_zoo[arch])
     kw = dict(dim=a['dim'], in_dim=a['in_dim'], depths=list(a['depths']),
               num_heads=list(a['num_heads']), window_size=list(a.get('window_size', (7,) * 4)),
               ct_size=2, mlp_ratio=4, drop_path_rate=0.0,

@@ -1,5 +1,6 @@
 """What the backbone families share: the pyramid base class, input checks,
-inference caches and CPU kernels."""
+inference caches, activation checkpointing and arch resolution (CPU kernels:
+:mod:`mmfastervit.cpu`)."""
 from .backbone import NUM_STAGES, PyramidBackbone
 from .inputs import InputError, NonFiniteInputError
 

@@ -8,9 +8,9 @@ before its downsampler, through a fresh channel LayerNorm ``norm{i}``.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-import warnings
-from typing import Any, ClassVar, Mapping, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Iterator, Mapping, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -19,25 +19,54 @@ from timm.layers import LayerNorm2d, trunc_normal_
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...compat import autocast_dtype, autocast_enabled, is_tracing
+from ...utils.compat import is_tracing
 from .eval_cache import EvalCache
 from .inputs import check_finite, check_input
 
 NUM_STAGES = 4
-_bf16_checked = False
 
 
-def _warn_if_bf16_is_slow() -> None:
-    """Once per process: under CPU bf16 autocast on a CPU without bf16 units,
-    say (with the measured reason) that fp32 is faster."""
-    global _bf16_checked
-    if _bf16_checked or autocast_dtype('cpu') != torch.bfloat16:
+class _DropParameterRecords(logging.Filter):
+    """Drops mmengine's per-parameter initialisation records of one module
+    (messages ``'\\n{name} - {shape}: ...'``) and counts them."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.prefixes = tuple(f'\n{name} - ' for name, _ in module.named_parameters())
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(self.prefixes):
+            self.dropped += 1
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def _one_line_init_report(module: nn.Module) -> Iterator[None]:
+    """mmengine reports how each parameter of a top-level module was
+    initialised: into the log file of a run, else as one log entry per
+    parameter (hundreds of lines when a backbone is initialised from user
+    code). Without a log file this keeps one line instead; log level DEBUG
+    keeps the full report."""
+    logger = MMLogger.get_current_instance()
+    debug = logger.isEnabledFor(logging.DEBUG) and any(  # MMLogger sets handler levels
+        h.level <= logging.DEBUG for h in logger.handlers)
+    if debug or any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+        yield
         return
-    _bf16_checked = True
-    from ...cpu_features import bf16_advice
-    advice = bf16_advice()
-    if advice:
-        warnings.warn(advice, UserWarning, stacklevel=2)
+    records = _DropParameterRecords(module)
+    logger.addFilter(records)
+    try:
+        yield
+    finally:
+        logger.removeFilter(records)
+    if records.dropped:
+        params = list(module.parameters())
+        name = type(module).__name__
+        logger.info(f'{name}: initialised {len(params)} parameter tensors '
+                    f'({sum(p.numel() for p in params) / 1e6:.2f}M values) with '
+                    f'{name}.init_module (per-tensor report: log level DEBUG)')
 
 
 class PyramidBackbone(BaseModule):
@@ -57,6 +86,9 @@ class PyramidBackbone(BaseModule):
             ImageNet file or one of ours, through :mod:`mmfastervit.checkpoint`.
     """
 
+    #: the family's released variants: name -> architecture fields (the
+    #: ``arch`` names a config may use; :meth:`resolve_arch` resolves them)
+    arch_zoo: ClassVar[Mapping[str, dict]] = {}
     #: smallest input height / width the family's strides allow
     min_input_size: ClassVar[int] = 32
     #: how the family's official checkpoints map onto the model (a
@@ -108,11 +140,8 @@ class PyramidBackbone(BaseModule):
         check_input(x, name=name, in_channels=self.in_channels,
                     min_size=self.min_input_size, weight_dtype=self._weight_dtype(),
                     check_sizes=not tracing)
-        if not tracing:
-            if self.check_finite:
-                check_finite(x, name)
-            if x.device.type == 'cpu' and autocast_enabled('cpu'):
-                _warn_if_bf16_is_slow()
+        if self.check_finite and not tracing:
+            check_finite(x, name)
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):
@@ -166,23 +195,8 @@ class PyramidBackbone(BaseModule):
             self._is_init = True
             return
         self.apply(self.init_module)
-        super().init_weights()
-
-    def _dump_init_info(self) -> None:
-        """mmengine reports how each parameter was initialised: into the log
-        file of a run, else as one log entry per parameter (hundreds of lines
-        when a backbone is initialised from user code). Without a log file
-        this logs one line instead; log level DEBUG gives the full report."""
-        logger = MMLogger.get_current_instance()
-        debug = logger.isEnabledFor(logging.DEBUG) and any(  # MMLogger sets handler levels
-            h.level <= logging.DEBUG for h in logger.handlers)
-        if debug or any(isinstance(h, logging.FileHandler) for h in logger.handlers):
-            super()._dump_init_info()
-            return
-        params = list(self.parameters())
-        logger.info(f'{type(self).__name__}: initialised {len(params)} parameter tensors '
-                    f'({sum(p.numel() for p in params) / 1e6:.2f}M values) with '
-                    f'{type(self).__name__}.init_module (per-tensor report: log level DEBUG)')
+        with _one_line_init_report(self):
+            super().init_weights()
 
     @staticmethod
     def init_module(m: nn.Module) -> None:

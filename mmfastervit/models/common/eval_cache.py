@@ -8,7 +8,7 @@ from typing import Callable, Hashable, Tuple
 import torch
 from torch import Tensor, nn
 
-from ...compat import is_tracing
+from ...utils.compat import is_tracing
 
 
 class EvalCache(nn.Module):

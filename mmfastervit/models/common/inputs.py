@@ -12,7 +12,7 @@ from typing import List
 import torch
 from torch import Tensor
 
-from ...compat import autocast_enabled
+from ...utils.compat import autocast_enabled
 
 
 class InputError(ValueError):

@@ -6,7 +6,7 @@ from typing import Tuple
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..common.onednn import linear
+from ...cpu.onednn import linear
 from .position import RelativePositionBias
 from .tokens import Slots, gather_from_slots, scatter_to_slots
 

@@ -8,7 +8,7 @@ from mmengine.registry import MODELS
 from torch import nn
 
 from ..common.backbone import NUM_STAGES, PyramidBackbone
-from .arch_zoo import FasterViTArch, resolve_arch
+from .arch_zoo import FasterViTArch, arch_zoo, resolve_arch
 from .checkpoint_format import FASTERVIT_FORMAT
 from .conv_blocks import Stem
 from .stages import ConvStage, HATStage
@@ -30,7 +30,7 @@ class FasterViT(PyramidBackbone):
     ``torch.compile(dynamic=True)`` graph serves every size.
 
     Args:
-        arch: variant name from :data:`arch_zoo` (``'0'``-``'6'``,
+        arch: variant name from :attr:`arch_zoo` (``'0'``-``'6'``,
             ``'4-21k-224'``...) or a dict of :class:`FasterViTArch` fields.
         window_size, ct_size, hat, drop_path_rate, layer_scale: override the
             variant's values (None keeps them). ``window_size`` and ``hat``
@@ -42,6 +42,7 @@ class FasterViT(PyramidBackbone):
             init_cfg: as in :class:`PyramidBackbone`.
     """
 
+    arch_zoo = arch_zoo
     min_input_size = MIN_INPUT_SIZE
     checkpoint_format = FASTERVIT_FORMAT
     default_arch = '0'

@@ -16,7 +16,7 @@ from timm.layers import DropPath, LayerNorm2d, LayerScale2d
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..common import onednn
+from ...cpu import onednn
 from ..common.eval_cache import EvalCache
 
 

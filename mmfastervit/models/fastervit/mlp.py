@@ -1,7 +1,7 @@
 """The transformer blocks' MLP."""
 from torch import Tensor, nn
 
-from ..common.onednn import linear
+from ...cpu.onednn import linear
 
 
 class Mlp(nn.Module):

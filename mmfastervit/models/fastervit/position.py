@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ...compat import at_least, is_tracing
+from ...utils.compat import at_least, is_tracing
 from ..common.eval_cache import EvalCache
 
 

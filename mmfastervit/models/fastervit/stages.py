@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 from torch import Tensor, nn
 
-from ...compat import is_tracing
+from ...utils.compat import is_tracing
 from ..common.activation_checkpoint import run_block
 from .carrier_tokens import CarrierTokenizer
 from .conv_blocks import ConvBlock, Downsample

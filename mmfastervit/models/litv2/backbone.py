@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..common.backbone import NUM_STAGES, PyramidBackbone
-from .arch_zoo import ATTENTION_STAGES, LITv2Arch, resolve_arch
+from .arch_zoo import ATTENTION_STAGES, LITv2Arch, arch_zoo, resolve_arch
 from .checkpoint_format import LITV2_FORMAT
 from .dtm import DeformConv2x2
 from .ffn import ConvFFN
@@ -47,6 +47,7 @@ class LITv2(PyramidBackbone):
             norms), check_finite, init_cfg: as in :class:`PyramidBackbone`.
     """
 
+    arch_zoo = arch_zoo
     min_input_size = MIN_INPUT_SIZE
     checkpoint_format = LITV2_FORMAT
     default_arch = 's'

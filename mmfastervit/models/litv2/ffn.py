@@ -8,8 +8,8 @@ from typing import Optional
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..common import onednn
-from ..common.onednn import linear
+from ...cpu import onednn
+from ...cpu.onednn import linear
 
 
 class ConvFFN(nn.Module):

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...compat import is_tracing, pad_to_multiple
-from ..common.onednn import linear
+from ...cpu.onednn import linear
+from ...utils.compat import is_tracing, pad_to_multiple
 
 
 class HiLo(nn.Module):

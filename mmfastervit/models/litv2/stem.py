@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...compat import pad_to_multiple
+from ...utils.compat import pad_to_multiple
 
 PATCH = 4
 

@@ -20,6 +20,7 @@ decay.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Dict, List, Sequence
 
 from mmengine.logging import print_log
@@ -68,7 +69,7 @@ class PyramidLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         if unknown:
             raise ValueError(f'{type(self).__name__} takes paramwise_cfg keys {self.KEYS}, '
                              f'not {sorted(unknown)}')
-        from .models import PyramidBackbone
+        from ...models import PyramidBackbone
 
         backbone = getattr(module, 'backbone', None)
         if not isinstance(backbone, PyramidBackbone):
@@ -104,4 +105,11 @@ class PyramidLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class FasterViTLayerDecayOptimizerConstructor(PyramidLayerDecayOptimizerConstructor):
-    """The name the FasterViT configs use; the same constructor."""
+    """Deprecated alias of :class:`PyramidLayerDecayOptimizerConstructor`
+    (the name early FasterViT configs used); removed in the next release."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        warnings.warn('FasterViTLayerDecayOptimizerConstructor is deprecated: use '
+                      "constructor='PyramidLayerDecayOptimizerConstructor' (the same "
+                      'constructor, for both families)', DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)

@@ -4,14 +4,13 @@ instead of evaluating random weights after a page of key warnings."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Dict
+from typing import Mapping
 
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
-from torch import Tensor
 
-from ..checkpoint import CheckpointMismatchError
-from ..preflight import TRAINED
+from ...checkpoint import CheckpointMismatchError, state_dict_fit, state_dict_of
+from ...errors import TRAINED
 
 
 def _bare_model(model):
@@ -20,11 +19,6 @@ def _bare_model(model):
     while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
         model = model.module
     return model
-
-
-def _weights(checkpoint) -> Dict[str, Tensor]:
-    weights = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
-    return {k.removeprefix('module.'): v for k, v in weights.items() if isinstance(v, Tensor)}
 
 
 def _groups(keys) -> str:
@@ -43,10 +37,9 @@ class CheckpointFitsModelHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint) -> None:
         expected = _bare_model(runner.model).state_dict()
-        weights = _weights(checkpoint)
-        missing = [k for k in expected if k not in weights]
-        other = [f'{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}'
-                 for k, v in weights.items() if k in expected and v.shape != expected[k].shape]
+        weights = state_dict_of(checkpoint) if isinstance(checkpoint, Mapping) else {}
+        fit = state_dict_fit(expected, weights)
+        missing, other = fit.missing, fit.mismatched
         if not missing and not other:
             return
         fix = f'evaluate {TRAINED} for this config'

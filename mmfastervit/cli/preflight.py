@@ -17,10 +17,8 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
 
-
-class ConfigError(ValueError):
-    """A config cannot work as written; the message says how to fix it."""
-
+from ..checkpoint.io import check_checkpoint
+from ..errors import TRAINED, ConfigError
 
 _LAYOUT_HINTS = {
     'CocoDataset': ('COCO layout: DATA_ROOT/annotations/instances_{train,val}2017.json, '
@@ -165,7 +163,7 @@ def backbone_class(cfg: Config):
     :class:`PyramidBackbone` subclass), else None."""
     from mmengine.registry import MODELS
 
-    from .models import PyramidBackbone
+    from ..models import PyramidBackbone
 
     backbone = model_backbone(cfg)
     name = str(backbone.get('type', '')).split('.')[-1]
@@ -198,22 +196,6 @@ def check_backbone(cfg: Config) -> None:
 
 
 # --------------------------------------------------------------- checkpoints
-TRAINED = 'the file tools/train.py saved (WORK_DIR/iter_N.pth or epoch_N.pth)'
-
-
-def check_checkpoint(path: Optional[str], what: str, fix: str = '') -> None:
-    """``path`` exists and can be a PyTorch checkpoint (empty, truncated and
-    non-checkpoint files are named; reads only the file's start and its zip
-    directory). ``fix``: what to do instead, for a missing file."""
-    from .checkpoint import inspect_checkpoint_file
-
-    if not path or _is_remote(path):
-        return
-    if not osp.isfile(path):
-        raise ConfigError(f'{what} {path!r} does not exist' + (f': {fix}' if fix else ''))
-    inspect_checkpoint_file(path)
-
-
 def _iter_number(path: str) -> int:
     found = re.findall(r'\d+', osp.basename(path))
     return int(found[-1]) if found else -1
@@ -239,7 +221,7 @@ def read_training_checkpoint(path: str, what: str) -> dict:
     """The ``meta`` of a checkpoint ``--resume`` continues from; raises
     :class:`ConfigError` if the file is not one ``tools/train.py`` saved.
     Maps the file's tensors without reading them, so it is cheap."""
-    from .checkpoint import load_checkpoint_file
+    from ..checkpoint import load_checkpoint_file
 
     checkpoint = load_checkpoint_file(path, 'cpu', mmap=True)
     meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
@@ -257,7 +239,7 @@ def check_resume(cfg: Config) -> Optional[dict]:
     """The checkpoint a ``resume=True`` run continues from exists, is a
     training checkpoint, and reads; returns its ``meta`` (None when auto
     resume finds no checkpoint and the run starts from scratch)."""
-    from .checkpoint import CheckpointError, inspect_checkpoint_file
+    from ..checkpoint import CheckpointError, inspect_checkpoint_file
 
     if cfg.get('load_from'):
         check_checkpoint(cfg.load_from, '--resume checkpoint',

@@ -16,7 +16,7 @@ import contextlib
 import os
 from typing import Iterator
 
-from ...cpu_features import cpu_features
+from .features import cpu_features
 
 MODES = ('auto', 'fused', 'plain')
 ENV = 'MMFV_CPU_KERNELS'

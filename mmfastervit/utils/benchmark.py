@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .models import FasterViT, LITv2
+from ..models import FasterViT, LITv2
 
 SWIN = {  # mmdet's Swin configs (configs/swin/*): embed dims, depths, heads
     't': (96, (2, 2, 6, 2), (3, 6, 12, 24)),
@@ -129,8 +129,8 @@ class ReferencePair:
     for one input size at a time, as it must be."""
 
     def __init__(self, arch: str, window_size: Optional[Sequence[int]] = None, seed: int = 0):
-        from .models.fastervit.checkpoint_format import RESOLUTION_BUFFERS, convert_official
-        from .testing.reference import build_reference, reference_kwargs
+        from ..models.fastervit.checkpoint_format import RESOLUTION_BUFFERS, convert_official
+        from ..testing.reference import build_reference, reference_kwargs
 
         self.arch = arch
         self.kwargs = reference_kwargs(arch)
@@ -150,7 +150,7 @@ class ReferencePair:
 
     def max_abs_diff(self, reference: nn.Module, x: Tensor) -> float:
         """Largest difference of the four stage features (before downsampling)."""
-        from .testing.reference import reference_stage_features, stage_features
+        from ..testing.reference import reference_stage_features, stage_features
         pairs = zip(reference_stage_features(reference, x), stage_features(self.ours, x))
         return max((a.float() - b.float()).abs().max().item() for a, b in pairs)
 
@@ -264,7 +264,7 @@ def forward_fn(model: nn.Module, x: Tensor, device: torch.device, dtype: str,
                kernels: Optional[str] = None):
     """Inference of ``model`` on ``x``; ``kernels`` forces a CPU kernel mode
     ('fused' / 'plain', see ``mmfastervit.set_cpu_kernels``)."""
-    from .models.common.cpu_dispatch import cpu_kernels
+    from ..cpu.dispatch import cpu_kernels
 
     def run():
         with torch.no_grad(), autocast(device, dtype), \

@@ -12,12 +12,15 @@ import argparse
 import os
 import os.path as osp
 import sys
+import warnings
 from typing import Callable, Optional, Tuple
 
 from mmengine.config import Config, DictAction
 
-from . import cpu_distributed
-from .preflight import ConfigError, move_data_root, preflight
+from ..errors import ConfigError
+from . import distributed
+from .environment import setup_env
+from .preflight import move_data_root, preflight
 
 SCOPES = ('mmdet', 'mmseg')
 
@@ -68,16 +71,34 @@ def load_config(args: argparse.Namespace) -> Config:
 
 def build_runner(cfg: Config, verbose: bool = False):
     """Our runner (mmengine's, with a readable console and the hooks of
-    :mod:`mmfastervit.engine`), or the config's ``runner_type``; CPU-only
+    :mod:`mmfastervit.engine.hooks`), or the config's ``runner_type``; CPU-only
     distributed runs are set up first."""
     from mmengine.registry import RUNNERS
 
-    from .engine import ToolRunner, VerboseToolRunner
+    from .runner import ToolRunner, VerboseToolRunner
 
-    cpu_distributed.setup(cfg, cfg.launcher)
+    distributed.setup(cfg, cfg.launcher)
+    warn_if_bf16_is_slow(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return (VerboseToolRunner if verbose else ToolRunner).from_cfg(cfg)
+
+
+def warn_if_bf16_is_slow(cfg: Config) -> None:
+    """A run in bf16 on a CPU without bf16 units (AMP on a machine without
+    GPUs, where mmengine's AMP autocasts to bf16) would be slower than fp32:
+    say so once, with the measured reason, before it starts."""
+    import torch
+
+    wrapper = cfg.get('optim_wrapper') or {}
+    if torch.cuda.is_available() or wrapper.get('type') != 'AmpOptimWrapper' \
+            or str(wrapper.get('dtype') or 'bfloat16') not in ('bfloat16', 'torch.bfloat16'):
+        return
+    from ..cpu.features import bf16_advice
+
+    advice = bf16_advice()
+    if advice:
+        warnings.warn(advice, UserWarning, stacklevel=2)
 
 
 def checked_config(args: argparse.Namespace, mode: str,
@@ -95,7 +116,7 @@ def run(runner, mode: str, check_finite_off: str = '') -> None:
     """``runner.train()`` / ``runner.test()``; an input the backbone refuses
     is reported with the image files it came from. ``check_finite_off``:
     how to switch the non-finite check off with this tool."""
-    from .models.common.inputs import InputError, NonFiniteInputError
+    from ..models.common.inputs import InputError, NonFiniteInputError
 
     sources = getattr(runner, 'batch_sources', None)
     try:
@@ -116,8 +137,8 @@ def run(runner, mode: str, check_finite_off: str = '') -> None:
 
 
 def _user_errors() -> tuple:
-    from .checkpoint import CheckpointError
-    from .models.common.inputs import InputError
+    from ..checkpoint import CheckpointError
+    from ..models.common.inputs import InputError
 
     return ConfigError, CheckpointError, InputError, FileNotFoundError
 
@@ -132,9 +153,7 @@ def main_guard(main: Callable[[], Optional[int]]) -> None:
     """Run a tool's ``main``: a mistake the user can fix becomes
     ``error: ...`` and exit code 2, Ctrl-C outside training a one-line note
     and exit code 130; the process group is closed either way."""
-    from .library_noise import quiet_library_noise
-    quiet_library_noise()
-    import mmfastervit  # noqa: F401  registry + weights-only allowlist before any load
+    setup_env()  # also registers our modules and the weights-only allowlist
 
     errors = _user_errors()
     try:
@@ -161,7 +180,7 @@ def _end(wait_for_others: bool) -> None:
 
 def _stop_data_workers() -> None:
     """End the data-loader workers still running. Training workers ignore
-    SIGTERM (see :mod:`mmfastervit.engine.stop_signals`), so the terminate
+    SIGTERM (see :mod:`mmfastervit.engine.hooks.stop_signals`), so the terminate
     that Python's exit would send them could not end them."""
     import multiprocessing
     import signal

@@ -4,8 +4,8 @@ mmengine imports ``pkg_resources`` (setuptools then warns that it is
 deprecated, twice), mmdet's mask head copies a tensor the way torch warns
 about, and mmseg announces its own deprecations and defaults every time its
 own configs use them; none says anything a user of this package can act on.
-Importing ``mmfastervit`` ignores exactly these messages; every other warning
-shows.
+Our tools ignore exactly these messages (:func:`mmfastervit.cli.setup_env`);
+every other warning shows.
 """
 import warnings
 

@@ -3,7 +3,7 @@
 PyTorch sends fp32 matrix products on the CPU to MKL; oneDNN, its other CPU
 library, can apply an activation or a residual add inside the product or the
 convolution instead of as separate passes over memory (which matters most on
-large maps). Whether that wins depends on the CPU (:mod:`.cpu_dispatch`).
+large maps). Whether that wins depends on the CPU (:mod:`.dispatch`).
 These kernels have no autograd support, so they run only for fp32 CPU tensors
 with autograd off, outside autocast, tracing and ``torch.compile``; training,
 GPUs, autocast, export and compilation take the plain PyTorch ops. Both agree
@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...compat import cpu_autocast_enabled, is_tracing
-from .cpu_dispatch import fused_wanted
+from ..utils.compat import cpu_autocast_enabled, is_tracing
+from .dispatch import fused_wanted
 
 try:
     _linear = torch.ops.mkldnn._linear_pointwise

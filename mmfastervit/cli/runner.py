@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from mmengine.runner import Runner
 
-from .batch_sources import BatchSourcesHook
+from ..engine.hooks import BatchSourcesHook, CompactEvaluationHook, ProgressHook
 from .console import summarise_console
-from .evaluation_table import CompactEvaluationHook
-from .progress import ProgressHook
 
 
 class ToolRunner(Runner):

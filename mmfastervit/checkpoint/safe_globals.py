@@ -21,7 +21,7 @@ from typing import Any, List
 import numpy as np
 import torch
 
-from .compat import TORCH_VERSION
+from ..utils.compat import TORCH_VERSION
 
 _STATISTICS = ('min', 'max', 'mean', 'current')
 

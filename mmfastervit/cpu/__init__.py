@@ -1,0 +1,7 @@
+"""The CPU story in one place: what the CPU at hand can do
+(:mod:`.features`), which inference path runs on it (:mod:`.dispatch`) and
+the fused oneDNN kernels of the fast path (:mod:`.onednn`)."""
+from .dispatch import cpu_kernels, get_cpu_kernels, set_cpu_kernels
+from .features import CPUFeatures, cpu_features
+
+__all__ = ['CPUFeatures', 'cpu_features', 'cpu_kernels', 'get_cpu_kernels', 'set_cpu_kernels']
