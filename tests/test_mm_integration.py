@@ -89,3 +89,33 @@ def test_import_needs_neither_mmdet_nor_mmseg():
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == 'FasterViT'
+
+
+def test_import_registers_modules_and_changes_nothing_else_global():
+    """``import mmfastervit`` (what ``custom_imports`` does) leaves the
+    process's warning filters and mmengine's checkpoint loaders as they were,
+    and the package root exposes no FasterViT-only name without saying so;
+    the tools' settings are an explicit ``setup_env()``."""
+    code = textwrap.dedent("""
+        import warnings
+        from mmengine.runner import CheckpointLoader
+        filters, schemes = list(warnings.filters), dict(CheckpointLoader._schemes)
+        import mmfastervit
+        from mmengine.registry import HOOKS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+        assert MODELS.get('FasterViT') and MODELS.get('LITv2')
+        assert OPTIM_WRAPPER_CONSTRUCTORS.get('PyramidLayerDecayOptimizerConstructor')
+        assert HOOKS.get('ValidateBeforeTrainHook')
+        assert warnings.filters == filters, 'warning filters changed'
+        assert dict(CheckpointLoader._schemes) == schemes, 'checkpoint loaders changed'
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            assert mmfastervit.arch_zoo is mmfastervit.FasterViT.arch_zoo
+        assert 'FasterViT.arch_zoo' in str(caught[0].message), caught
+        from mmfastervit.cli import setup_env
+        setup_env()
+        assert warnings.filters != filters and dict(CheckpointLoader._schemes) != schemes
+        print('ok')
+        """)
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == 'ok'
