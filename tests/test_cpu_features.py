@@ -56,31 +56,23 @@ def test_bf16_units_need_hardware_and_the_oneDNN_cap(flags, onednn, units):
     assert _cpu(flags, onednn=onednn).bf16_units is units
 
 
-def test_bf16_run_warns_once_where_it_is_slower(monkeypatch):
-    """A tool run in bf16 on the CPU (mmengine's AMP without GPUs) on a CPU
-    without bf16 units warns once before it starts, quoting the measured
-    slowdown; with bf16 units, or in fp32, it stays quiet. The backbone's
-    forward never gives hardware advice."""
-    from mmengine.config import Config
-
-    from mmfastervit.cli.tool import warn_if_bf16_is_slow
-    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    amp = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper', dtype='bfloat16')))
-    fp32 = Config(dict(optim_wrapper=dict(type='OptimWrapper')))
+def test_bf16_advice_where_it_is_slower_and_not_from_forward(monkeypatch):
+    """Without bf16 units the advice quotes the measured slowdown (what
+    tools/benchmark.py prints before a bf16 run); with them there is none. The
+    backbone's forward gives no hardware advice, whatever the CPU."""
     model = FasterViT(TINY).eval()
 
-    def messages(cfg):
+    def forward_warnings():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            warn_if_bf16_is_slow(cfg)
             with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
                 model(torch.randn(1, 3, 64, 64))
         return [str(w.message) for w in caught if 'bf16' in str(w.message)]
 
     monkeypatch.setattr(cf, 'bf16_matmul_slowdown', lambda: 23.5)
     monkeypatch.setattr(cf, 'cpu_features', lambda: _cpu(set(), aten='AVX2', onednn='AVX2'))
-    found = messages(amp)
-    assert len(found) == 1 and '23.5x the time of the fp32' in found[0]
-    assert messages(fp32) == []
+    advice = cf.bf16_advice()
+    assert advice and '23.5x the time of the fp32' in advice
+    assert forward_warnings() == []
     monkeypatch.setattr(cf, 'cpu_features', lambda: _cpu({'amx_bf16'}))
-    assert messages(amp) == []
+    assert cf.bf16_advice() is None

@@ -12,7 +12,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-import warnings
 from typing import Callable, Optional, Tuple
 
 from mmengine.config import Config, DictAction
@@ -78,27 +77,9 @@ def build_runner(cfg: Config, verbose: bool = False):
     from .runner import ToolRunner, VerboseToolRunner
 
     distributed.setup(cfg, cfg.launcher)
-    warn_if_bf16_is_slow(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return (VerboseToolRunner if verbose else ToolRunner).from_cfg(cfg)
-
-
-def warn_if_bf16_is_slow(cfg: Config) -> None:
-    """A run in bf16 on a CPU without bf16 units (AMP on a machine without
-    GPUs, where mmengine's AMP autocasts to bf16) would be slower than fp32:
-    say so once, with the measured reason, before it starts."""
-    import torch
-
-    wrapper = cfg.get('optim_wrapper') or {}
-    if torch.cuda.is_available() or wrapper.get('type') != 'AmpOptimWrapper' \
-            or str(wrapper.get('dtype') or 'bfloat16') not in ('bfloat16', 'torch.bfloat16'):
-        return
-    from ..cpu.features import bf16_advice
-
-    advice = bf16_advice()
-    if advice:
-        warnings.warn(advice, UserWarning, stacklevel=2)
 
 
 def checked_config(args: argparse.Namespace, mode: str,
