@@ -24,4 +24,3 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-5),
 ]
 default_hooks = dict(checkpoint=dict(interval=40))
-optim_wrapper = dict(constructor='PyramidLayerDecayOptimizerConstructor')
