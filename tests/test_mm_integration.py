@@ -1,12 +1,11 @@
 """The backbone, taken by name from a config, drives real mmdet / mmseg models."""
-import subprocess
-import sys
 import textwrap
 
 import torch
-from mm_batches import det_loss_step, seg_loss_step
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+
+from mmfastervit.testing.mm_batches import det_loss_step, seg_loss_step
 
 SMALL_BACKBONE = dict(type='FasterViT', arch='0', window_size=(7, 7, 7, 7),
                       out_indices=(0, 1, 2, 3))
@@ -73,7 +72,7 @@ def test_upernet_forward_backward(tmp_path):
     assert grads and all(g is not None for g in grads)
 
 
-def test_import_needs_neither_mmdet_nor_mmseg():
+def test_import_needs_neither_mmdet_nor_mmseg(run_tool):
     """Importing the package and building the backbone by name from
     mmengine's registry works with mmdet and mmseg blocked from import."""
     code = textwrap.dedent("""
@@ -86,12 +85,12 @@ def test_import_needs_neither_mmdet_nor_mmseg():
         assert 'mmdet' not in [k.split('.')[0] for k in sys.modules if sys.modules[k]]
         print(type(m).__name__)
         """)
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    res = run_tool('-c', code)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == 'FasterViT'
 
 
-def test_import_registers_modules_and_changes_nothing_else_global():
+def test_import_registers_modules_and_changes_nothing_else_global(run_tool):
     """``import mmfastervit`` (what ``custom_imports`` does) leaves the
     process's warning filters and mmengine's checkpoint loaders as they were,
     and the package root exposes no FasterViT-only name without saying so;
@@ -116,6 +115,6 @@ def test_import_registers_modules_and_changes_nothing_else_global():
         assert warnings.filters != filters and dict(CheckpointLoader._schemes) != schemes
         print('ok')
         """)
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    res = run_tool('-c', code)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == 'ok'

@@ -4,16 +4,16 @@ traced at one size run in stock ONNX Runtime at others and give PyTorch's
 library code they replace; the tool's errors."""
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
 
+from mmfastervit.testing.tool_runs import ROOT
+
 ort = pytest.importorskip('onnxruntime')
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 DET = 'configs/demo/cascade_fastervit_synthetic_coco.py'
 SEG = 'configs/demo/upernet_fastervit_synthetic_ade20k.py'
@@ -198,14 +198,14 @@ def ade_images(tmp_path_factory):
     return write_images(folder, [(200, 300), (333, 250)], render)
 
 
-def test_segmentor_export_tool_verifies_at_other_sizes_and_batches(tmp_path, ade_images):
+def test_segmentor_export_tool_verifies_at_other_sizes_and_batches(tmp_path, ade_images,
+                                                                  run_tool):
     """tools/export_onnx.py on the demo UPerNet: traced at 256x256, verified
     at 256x384 and 341x256 (pyramid pooling included); a batch of two gives
     each image's own map."""
     out = tmp_path / 'seg.onnx'
-    res = subprocess.run([sys.executable, 'tools/export_onnx.py', SEG, '--out', str(out),
-                          '--verify', *ade_images], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+    res = run_tool('tools/export_onnx.py', SEG, '--out', str(out), '--verify', *ade_images,
+                   timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert 'traced at 256x256' in res.stdout
     agreement = [float(a) for a in re.findall(r'class map: ([\d.]+)% of', res.stdout)]

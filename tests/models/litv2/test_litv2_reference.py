@@ -7,12 +7,12 @@ import sys
 
 import pytest
 import torch
-from litv2_official import official_state_dict, randomize_
 from torchvision.ops import deform_conv2d
 
 from mmfastervit import LITv2
 from mmfastervit.models.common import InputError
 from mmfastervit.models.litv2.dtm import deform_conv2x2_by_grid_sample
+from mmfastervit.testing.litv2_official_format import official_state_dict, randomize_
 from mmfastervit.testing.reference import stage_features
 
 TINY = dict(embed_dims=8, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8), mlp_ratio=2.0,

@@ -1,8 +1,5 @@
 """CPU inference kernels: oneDNN linears agree with PyTorch, never run where
 gradients are needed, and are picked per CPU."""
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -156,13 +153,12 @@ def test_auto_picks_the_fused_path_by_isa(monkeypatch, counted, isa):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_kernel_mode_from_the_environment_and_bad_values():
+def test_kernel_mode_from_the_environment_and_bad_values(run_tool):
     code = ('import torch, mmfastervit\n'
             'import mmfastervit.cpu.onednn as o\n'
             'torch.set_grad_enabled(False)\n'
             'print(mmfastervit.get_cpu_kernels(), o.usable(torch.zeros(1)))\n')
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         env={**os.environ, 'MMFV_CPU_KERNELS': 'plain'})
+    res = run_tool('-c', code, env={'MMFV_CPU_KERNELS': 'plain'})
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ['plain', 'False']
     import mmfastervit

@@ -1,19 +1,21 @@
 """Official LITv2 ImageNet files load, report, and refuse mismatches, naming
 what was expected and found; files of the other family are named as such."""
-import os
 import re
-import subprocess
 import sys
 
 import pytest
 import torch
-from litv2_official import official_state_dict, randomize_, save_official_file
 
 from mmfastervit import FasterViT, LITv2
 from mmfastervit.checkpoint import CheckpointMismatchError, load_pretrained
 from mmfastervit.checkpoint.format import CLASSIFIER
+from mmfastervit.testing.litv2_official_format import (
+    official_state_dict,
+    randomize_,
+    save_official_file,
+)
+from mmfastervit.testing.tool_runs import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 CLASSIFIER_KEYS = ['head.bias', 'head.weight', 'norm.bias', 'norm.weight']
 
@@ -153,11 +155,10 @@ def test_a_litv2_file_into_fastervit_names_its_family(official_s, tmp_path):
         load_pretrained(FasterViT('0'), str(tmp_path / 'det.pth'))
 
 
-def test_convert_tool_recognises_the_family(tmp_path, official_s):
+def test_convert_tool_recognises_the_family(tmp_path, official_s, run_tool):
     path, src = official_s
     out = tmp_path / 'converted.pth'
-    res = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', path, str(out)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = run_tool('tools/convert_official_checkpoint.py', path, str(out), timeout=300)
     assert res.returncode == 0, res.stderr
     assert 'LITv2 variant: s' in res.stdout and 'dropped 4 keys: ImageNet classifier' in res.stdout
     model = LITv2('s')

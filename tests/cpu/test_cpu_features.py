@@ -1,8 +1,6 @@
 """CPU capability detection, the ISA caps that emulate other CPUs, and the
 bf16 advice that follows from them."""
 import os
-import subprocess
-import sys
 import warnings
 
 import pytest
@@ -16,11 +14,10 @@ AVX2_CAPS = dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2',
                  MKL_ENABLE_INSTRUCTIONS='AVX2')
 
 
-def features_in_subprocess(**env):
+def features_in_subprocess(run_tool, **env):
     code = ('from mmfastervit.cpu.features import cpu_features as f\n'
             'x = f(); print(x.isa, x.aten, x.onednn_cap, x.bf16_units)\n')
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         env={**os.environ, **env}, timeout=120)
+    res = run_tool('-c', code, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     return res.stdout.split()
 
@@ -34,12 +31,12 @@ def test_this_machine_is_read_from_cpuinfo():
     assert f.isa in ('avx512', 'avx2', 'other') and f.model in f.describe()
 
 
-def test_isa_caps_take_effect():
+def test_isa_caps_take_effect(run_tool):
     """The caps tools/benchmark.py --isa avx2 sets turn an AVX-512 machine
     into an AVX2 one for PyTorch and oneDNN (and so for our dispatch)."""
     if 'avx2' not in cf.cpu_features().flags:
         pytest.skip('this CPU has no AVX2 to emulate')
-    isa, aten, onednn, bf16 = features_in_subprocess(**AVX2_CAPS)
+    isa, aten, onednn, bf16 = features_in_subprocess(run_tool, **AVX2_CAPS)
     assert (isa, aten, onednn, bf16) == ('avx2', 'AVX2', 'AVX2', 'False')
 
 

@@ -1,10 +1,10 @@
 """frozen_stages, norm_eval and with_cp behave as in mmdet's Swin backbone."""
 import pytest
 import torch
-from backbone_checks import check_with_cp_is_exact
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfastervit import FasterViT
+from mmfastervit.testing.backbone_checks import check_with_cp_is_exact
 from mmfastervit.testing.train_modes import (
     assert_drop_path_only_in_training,
     assert_frozen_stages,

@@ -1,17 +1,13 @@
 """tools/benchmark.py runs its three modes and writes its reports (tiny sizes;
 this checks the tool, not the speed)."""
 import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mmfastervit.testing.tool_runs import run_tool
 
 
 def bench(tmp_path, *args):
-    res = subprocess.run([sys.executable, 'tools/benchmark.py', '--warmup', '0', '--repeat', '2',
-                          '--out-dir', str(tmp_path), *args],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    res = run_tool('tools/benchmark.py', '--warmup', '0', '--repeat', '2',
+                   '--out-dir', str(tmp_path), *args, timeout=900)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     return res.stdout
 
@@ -94,10 +90,9 @@ def test_isa_emulation_kernel_modes_and_a_quiet_log(tmp_path):
     """--isa avx2 restarts with the AVX2 caps (the machine line says so and
     the automatic kernel choice follows); forced kernel modes run; the output
     holds only the tool's own lines (no profiler or library chatter)."""
-    res = subprocess.run([sys.executable, 'tools/benchmark.py', '--isa', 'avx2', '--warmup', '0',
-                          '--repeat', '1', '--out-dir', str(tmp_path), '--models', 'fastervit-0',
-                          'fastervit-0-fused', 'fastervit-0-plain', '--sizes', '64x64'],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    res = run_tool('tools/benchmark.py', '--isa', 'avx2', '--warmup', '0',
+                   '--repeat', '1', '--out-dir', str(tmp_path), '--models', 'fastervit-0',
+                   'fastervit-0-fused', 'fastervit-0-plain', '--sizes', '64x64', timeout=900)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     machine = res.stdout.splitlines()[0]
     assert 'in use: AVX2 (ATen AVX2, oneDNN AVX2, MKL AVX2)' in machine

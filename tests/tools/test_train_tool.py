@@ -7,20 +7,11 @@ import subprocess
 import sys
 import time
 
-import pytest
 import torch
 
-from mmfastervit.datasets.synthetic_coco import make_synthetic_coco
+from mmfastervit.testing.tool_runs import ROOT, run_command, run_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = 'configs/demo/cascade_fastervit_synthetic_coco.py'
-
-
-@pytest.fixture(scope='module')
-def tiny_coco(tmp_path_factory):
-    root = tmp_path_factory.mktemp('coco')
-    make_synthetic_coco(str(root), num_train=8, num_val=4, seed=1)
-    return str(root)
 
 
 def short_run_options(data_root, max_iters, interval):
@@ -48,11 +39,11 @@ def free_port() -> int:
 def test_two_process_distributed_training_on_cpu(tmp_path, tiny_coco):
     """torchrun with 2 gloo workers: both ranks train, gradients are averaged
     (the saved weights are the single synchronised copy), checkpoint written."""
-    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
+    env = dict(PORT=str(free_port()), OMP_NUM_THREADS='1')
     work = tmp_path / 'dist'
-    res = subprocess.run(['bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', str(work),
-                          '--cfg-options', *short_run_options(tiny_coco, 2, 2)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    res = run_command(['bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', str(work),
+                       '--cfg-options', *short_run_options(tiny_coco, 2, 2)],
+                      env=env, timeout=900)
     log = res.stdout + res.stderr
     rank0 = '\n'.join(line for line in log.splitlines() if line.startswith('[rank0]'))
     assert res.returncode == 0, rank0[-3000:] + '\n...\n' + log[-2000:]  # the first to fail
@@ -84,8 +75,7 @@ def test_resume_continues_an_interrupted_run(tmp_path, tiny_coco):
     assert (work / 'iter_4.pth').exists() and not (work / 'iter_8.pth').exists(), \
         ''.join(seen)[-3000:]
 
-    res = subprocess.run(cmd + ['--resume'], cwd=ROOT, capture_output=True, text=True,
-                         timeout=900)
+    res = run_command(cmd + ['--resume'], timeout=900)
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-3000:]
     assert re.search(r'resumed epoch: \d+, iter: [46]', log), log[-3000:]
@@ -97,8 +87,7 @@ def test_resume_continues_an_interrupted_run(tmp_path, tiny_coco):
 
 
 def test_resume_from_a_missing_checkpoint_says_so(tmp_path, tiny_coco):
-    res = subprocess.run([sys.executable, 'tools/train.py', DEMO, '--resume',
-                          str(tmp_path / 'none.pth'), '--cfg-options',
-                          *short_run_options(tiny_coco, 2, 2)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = run_tool('tools/train.py', DEMO, '--resume', str(tmp_path / 'none.pth'),
+                   '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                   *short_run_options(tiny_coco, 2, 2), timeout=300)
     assert res.returncode == 2 and 'does not exist' in res.stderr

@@ -2,11 +2,11 @@
 path behave as in mmdet's Swin backbone."""
 import pytest
 import torch
-from backbone_checks import check_with_cp_is_exact
-from litv2_official import randomize_
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfastervit import LITv2
+from mmfastervit.testing.backbone_checks import check_with_cp_is_exact
+from mmfastervit.testing.litv2_official_format import randomize_
 from mmfastervit.testing.train_modes import (
     assert_drop_path_only_in_training,
     assert_frozen_stages,

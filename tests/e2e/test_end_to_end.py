@@ -1,14 +1,20 @@
 """The README's main job, end to end: synthetic data, training that learns,
-evaluation of the saved checkpoint, a picture (minutes each: marked slow)."""
+evaluation of the saved checkpoint, a picture (minutes each: marked slow).
+
+The COCO demo test checks the outputs of a demo that already ran when
+MMFV_DEMO_WORK_DIR, MMFV_DEMO_DATA_ROOT and MMFV_DEMO_LOG name its work dir,
+data root and saved console output (.ci/run sets them after running
+``bash tools/demo.sh`` as the README says); without them it trains in tmp."""
 import os
 import re
-import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mmfastervit.testing.tool_runs import ROOT, run_tool
+
 sys.path.insert(0, ROOT)
 from tools.learning_curve import read_curve  # noqa: E402
 
@@ -17,9 +23,8 @@ LITV2_MIN_MAP = 0.25  # measured: 0.565 bbox, 0.678 segm after 120 iterations
 
 def run_demo(task, tmp_path, *extra):
     work, data = tmp_path / 'work', tmp_path / 'data'
-    res = subprocess.run([sys.executable, 'tools/demo.py', task, *extra, '--work-dir', str(work),
-                          '--data-root', str(data)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    res = run_tool('tools/demo.py', task, *extra, '--work-dir', work, '--data-root', data,
+                   timeout=1800)
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-4000:]
     return work, data, log
@@ -49,9 +54,8 @@ def images_by_size(folder, per_size=2):
 def export_and_verify(config, checkpoint, onnx_file, images, *extra):
     """tools/export_onnx.py --verify on ``images``: the per-image lines, each
     checked to be within tolerance, and the distinct input sizes verified."""
-    res = subprocess.run([sys.executable, 'tools/export_onnx.py', config, checkpoint,
-                          '--out', str(onnx_file), '--verify', *images, *extra],
-                         cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    res = run_tool('tools/export_onnx.py', config, checkpoint, '--out', onnx_file, '--verify',
+                   *images, *extra, timeout=1800)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     lines = [line for line in res.stdout.splitlines() if ' | torch ' in line]
     assert len(lines) == len(images) and all(line.endswith('| ok') for line in lines), \
@@ -92,9 +96,23 @@ def check_coco_export(work, data, config, tmp_path) -> None:
     assert sizes and all(max(int(v) for v in size.split('x')) == 480 for size in sizes)
 
 
+DEMO_OUTPUTS = ('MMFV_DEMO_WORK_DIR', 'MMFV_DEMO_DATA_ROOT', 'MMFV_DEMO_LOG')
+
+
+def coco_demo(tmp_path):
+    """The COCO demo's work dir, data root and console output: those named
+    by the MMFV_DEMO_* variables if set, else a fresh run in ``tmp_path``."""
+    given = [os.environ.get(name) for name in DEMO_OUTPUTS]
+    if not any(given):
+        return run_demo('coco', tmp_path)
+    assert all(given), f'set all of {DEMO_OUTPUTS} or none, got {dict(zip(DEMO_OUTPUTS, given))}'
+    work, data, log = (Path(p).resolve() for p in given)
+    return work, data, log.read_text()
+
+
 @pytest.mark.slow
 def test_coco_demo_learns_and_its_checkpoint_reproduces(tmp_path):
-    work, data, log = run_demo('coco', tmp_path)
+    work, data, log = coco_demo(tmp_path)
     check_coco_demo(work, log, min_bbox_map=0.25, min_segm_map=0.25)
     check_coco_export(work, data, 'configs/demo/cascade_fastervit_synthetic_coco.py', tmp_path)
 
@@ -134,9 +152,8 @@ def test_ade20k_demo_learns_and_its_checkpoint_reproduces(tmp_path):
     for extra in (['--cfg-options', *data_opt, 'model.test_cfg.mode=slide',
                    'model.test_cfg.crop_size=(256,256)', 'model.test_cfg.stride=(171,171)'],
                   ['--tta', '--cfg-options', *data_opt]):
-        res = subprocess.run([sys.executable, 'tools/test.py', config, checkpoint,
-                              '--work-dir', str(tmp_path / 'more'), *extra],
-                             cwd=ROOT, capture_output=True, text=True, timeout=900)
+        res = run_tool('tools/test.py', config, checkpoint, '--work-dir', tmp_path / 'more',
+                       *extra, timeout=900)
         log = res.stdout + res.stderr
         assert res.returncode == 0, log[-3000:]
         assert re.search(r'Iter\(test\) \[12/12\]', log), log[-3000:]

@@ -5,11 +5,12 @@ import os
 
 import pytest
 import torch
-from mm_batches import det_loss_step, seg_loss_step
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mmfastervit.testing.mm_batches import det_loss_step, seg_loss_step
+from mmfastervit.testing.tool_runs import ROOT
+
 WIDTHS = {'s': [96, 192, 384, 768], 'm': [96, 192, 384, 768], 'b': [128, 256, 512, 1024]}
 DROP_PATH = {'s': 0.2, 'm': 0.2, 'b': 0.3}  # LITV2.md, detection and segmentation
 PAPER = {  # config -> (optimizer lr, scope, log key of a training step)
@@ -159,18 +160,3 @@ def test_layer_decay_refuses_other_backbones():
                paramwise_cfg=dict(decay_rate=0.9), optimizer=dict(type='AdamW', lr=1e-4))
     with pytest.raises(TypeError, match=r'one of this package.s \(FasterViT, LITv2\), got Linear'):
         build_optim_wrapper(Model(), cfg)
-
-
-def test_tools_catch_a_wrong_litv2_arch_at_once(tmp_path):
-    """tools/train.py's preflight names the valid LITv2 variants before
-    anything is built."""
-    import subprocess
-    import sys
-    res = subprocess.run([sys.executable, 'tools/train.py', 'configs/mask_rcnn_litv2_s.py',
-                          '--work-dir', str(tmp_path / 'w'), '--cfg-options',
-                          'model.backbone.arch=t'],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 2
-    assert "error: model.backbone: unknown LITv2 arch 't'; choose one of ['b', 'm', 's']" \
-        in res.stderr
-    assert not (tmp_path / 'w').exists()

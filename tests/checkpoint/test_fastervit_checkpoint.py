@@ -1,8 +1,5 @@
 """Official files and our own checkpoints load, report, and refuse mismatches."""
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,7 +10,6 @@ from mmfastervit.checkpoint import CheckpointMismatchError, load_pretrained
 from mmfastervit.models.fastervit.checkpoint_format import RESOLUTION_BUFFERS, convert_official
 from mmfastervit.testing.reference import build_reference, reference_kwargs, save_official_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIG = {'4', '5', '6', '4-21k-224', '4-21k-384', '4-21k-512', '4-21k-768'}
 EXPECTED_DROPS = {'resolution-dependent buffers (rebuilt at run time)',
                   'ImageNet classifier (head, final norm)',
@@ -87,7 +83,7 @@ def test_init_cfg_pretrained_loads_and_logs(official_v0, monkeypatch):
     assert 'resolution-dependent buffers' in messages[0]
 
 
-def test_official_files_load_under_weights_only_after_import(official_v0):
+def test_official_files_load_under_weights_only_after_import(official_v0, run_tool):
     """torch's default weights-only loader accepts the file once mmfastervit is
     imported (the training args are allowlisted), and refuses it without."""
     path, _ = official_v0
@@ -95,10 +91,9 @@ def test_official_files_load_under_weights_only_after_import(official_v0):
             'if sys.argv[1] == "1": import mmfastervit\n'
             'ck = torch.load(sys.argv[2])\n'
             'print(type(ck["args"]).__name__)\n')
-    ok = subprocess.run([sys.executable, '-c', code, '1', path], capture_output=True, text=True)
+    ok = run_tool('-c', code, '1', path)
     assert ok.returncode == 0 and 'Namespace' in ok.stdout, ok.stderr
-    refused = subprocess.run([sys.executable, '-c', code, '0', path],
-                             capture_output=True, text=True)
+    refused = run_tool('-c', code, '0', path)
     assert refused.returncode != 0 and 'argparse.Namespace' in refused.stderr
 
 
@@ -170,11 +165,10 @@ def test_missing_file_says_how_to_fix():
         model.init_weights()
 
 
-def test_convert_tool(tmp_path, official_v0):
+def test_convert_tool(tmp_path, official_v0, run_tool):
     path, ref = official_v0
     out = tmp_path / 'converted.pth'
-    res = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', path, str(out)],
-                         cwd=ROOT, capture_output=True, text=True)
+    res = run_tool('tools/convert_official_checkpoint.py', path, str(out))
     assert res.returncode == 0, res.stderr
     assert 'FasterViT variant: 0' in res.stdout and 'resolution-dependent buffers' in res.stdout
     model = FasterViT('0')
@@ -182,9 +176,8 @@ def test_convert_tool(tmp_path, official_v0):
     assert report.dropped == {} and report.new == output_norm_keys(model)
     assert_loaded_exactly(model, convert_official(ref.state_dict())[0])
 
-    bad = subprocess.run([sys.executable, 'tools/convert_official_checkpoint.py', path,
-                          str(tmp_path / 'x.pth'), '--arch', '1'],
-                         cwd=ROOT, capture_output=True, text=True)
+    bad = run_tool('tools/convert_official_checkpoint.py', path, str(tmp_path / 'x.pth'),
+                   '--arch', '1')
     assert bad.returncode != 0 and 'does not match' in bad.stderr
 
 

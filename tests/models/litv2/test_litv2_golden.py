@@ -1,5 +1,5 @@
-"""LITv2 equals the official detection backbone on the shared golden data
-(``../shared/litv2_golden``: the official code's outputs, in float64, on a
+"""LITv2 equals the official detection backbone on the golden data in
+``tests/data/litv2_golden`` (the official code's outputs, in float64, on a
 tiny architecture with random weights and offsets; see its README)."""
 import os
 
@@ -8,17 +8,15 @@ import torch
 import torch.nn.functional as F
 
 from mmfastervit import LITv2
+from mmfastervit.testing.tool_runs import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GOLDEN = os.environ.get('LITV2_GOLDEN', os.path.join(ROOT, '..', 'shared', 'litv2_golden'))
+GOLDEN = os.path.join(ROOT, 'tests', 'data', 'litv2_golden')
 TOL = 1e-4  # the golden README's tolerance (fp32)
 
 
 def golden(name):
     path = os.path.join(GOLDEN, name)
-    assert os.path.isfile(path), (f'{path} is missing: the golden data lives in '
-                                  '../shared/litv2_golden beside the checkout (or set '
-                                  'LITV2_GOLDEN to its folder)')
+    assert os.path.isfile(path), f'{path} is missing: the golden data is part of the checkout'
     return path
 
 

@@ -4,8 +4,6 @@ everything they need (custom_imports), and the checkpoints those tools save load
 back through torch's weights-only loader. LITv2 configs, on tiny synthetic data."""
 import os
 import re
-import subprocess
-import sys
 
 import mmdet
 import mmseg
@@ -14,8 +12,8 @@ import torch
 
 from mmfastervit.datasets.synthetic_ade20k import make_synthetic_ade20k
 from mmfastervit.datasets.synthetic_coco import CLASSES, make_synthetic_coco
+from mmfastervit.testing.tool_runs import run_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NO_IMAGENET = 'model.backbone.init_cfg=None'  # the ImageNet file is not downloaded here
 
 
@@ -26,8 +24,7 @@ def upstream_tool(package, name: str) -> str:
 
 
 def run(tool: str, *args: str) -> str:
-    res = subprocess.run([sys.executable, tool, *args], cwd=ROOT, capture_output=True,
-                         text=True, timeout=1200)
+    res = run_tool(tool, *args, timeout=1200)
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-4000:]
     return log
