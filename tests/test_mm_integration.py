@@ -1,6 +1,7 @@
 """The backbone, taken by name from a config, drives real mmdet / mmseg models."""
 import textwrap
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -21,6 +22,7 @@ def backbone_grads(model):
     return [p.grad for n, p in model.named_parameters() if n.startswith('backbone.')]
 
 
+@pytest.mark.slow  # a whole Cascade Mask R-CNN step: ~18 s on 2 cores
 def test_cascade_mask_rcnn_forward_backward(tmp_path):
     from mmdet.registry import MODELS
 

@@ -11,14 +11,11 @@ from mmfastervit.testing.tool_runs import ROOT
 
 DET_CONFIGS = ['cascade_fastervit_n', 'cascade_fastervit_t', 'cascade_fastervit_s',
                'cascade_fastervit_b']
-#: the larger variants take the same step on bigger models (50-100 s each on 2 cores):
-#: slow tier; cascade_fastervit_n keeps the step in the unit tier
-SLOW_VARIANTS = {'cascade_fastervit_t', 'cascade_fastervit_s', 'cascade_fastervit_b'}
 
 
 # ---------------------------------------------------------------- configs
-@pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.slow)
-                                  if n in SLOW_VARIANTS else n for n in DET_CONFIGS])
+@pytest.mark.slow  # a whole Cascade Mask R-CNN step: 30-100 s each on 2 cores
+@pytest.mark.parametrize('name', DET_CONFIGS)
 def test_detection_config_builds_and_trains_a_step(name):
     """Each shipped config's own model (its backbone variant, windows, heads,
     SyncBN included) does forward/backward on two differently sized images."""

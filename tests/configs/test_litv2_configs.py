@@ -85,6 +85,7 @@ def test_paper_recipes(task, variant):
     assert grad is not None and grad.abs().sum() > 0
 
 
+@pytest.mark.slow  # whole Cascade Mask R-CNN / UPerNet steps: 20-30 s each on 2 cores
 @pytest.mark.parametrize('name, scope, loss_key', [('cascade_litv2_s', 'mmdet', 's2.loss_mask'),
                                                    ('upernet_litv2_s', 'mmseg', 'aux.loss_ce')])
 def test_fastervit_recipes_with_litv2(name, scope, loss_key):

@@ -12,9 +12,6 @@ from mmfastervit.testing.mm_batches import seg_loss_step
 from mmfastervit.testing.tool_runs import DEMO_ADE, ROOT
 
 SEG_CONFIGS = ['upernet_fastervit_t', 'upernet_fastervit_s', 'upernet_fastervit_b']
-#: the larger variants take the same step on bigger models (30-50 s each on 2 cores):
-#: slow tier; upernet_fastervit_t keeps the step in the unit tier
-SLOW_VARIANTS = {'upernet_fastervit_s', 'upernet_fastervit_b'}
 
 
 def build(cfg):
@@ -25,8 +22,8 @@ def build(cfg):
     return model
 
 
-@pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.slow)
-                                  if n in SLOW_VARIANTS else n for n in SEG_CONFIGS])
+@pytest.mark.slow  # a whole UPerNet step: 25-50 s each on 2 cores
+@pytest.mark.parametrize('name', SEG_CONFIGS)
 def test_segmentation_config_builds_and_trains_a_step(name):
     """Each shipped config's own UPerNet (+ auxiliary FCN head, its backbone
     variant and windows) does forward/backward on a 512x512 batch."""

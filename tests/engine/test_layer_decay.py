@@ -59,7 +59,7 @@ def test_layer_decay_rejects_unknown_keys_and_takes_default_weight_decay():
     cfg = Config.fromfile(DEMO_COCO)
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
-    bad = dict(type='OptimWrapper', constructor='FasterViTLayerDecayOptimizerConstructor',
+    bad = dict(type='OptimWrapper', constructor='PyramidLayerDecayOptimizerConstructor',
                paramwise_cfg=dict(decay_rate=0.9, norm_decay_mult=0.0),
                optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05))
     with pytest.raises(ValueError, match=r"not \['norm_decay_mult'\]"):
@@ -68,3 +68,26 @@ def test_layer_decay_rejects_unknown_keys_and_takes_default_weight_decay():
                  optimizer=dict(type='AdamW', lr=1e-4))  # AdamW's default weight decay
     groups = build_optim_wrapper(model, no_wd).optimizer.param_groups
     assert {g['weight_decay'] for g in groups} == {0.0, 0.01}
+
+
+def test_the_old_constructor_name_is_a_deprecated_alias():
+    """``FasterViTLayerDecayOptimizerConstructor`` (early FasterViT configs)
+    builds the same groups as ``PyramidLayerDecayOptimizerConstructor`` and
+    says that it is deprecated."""
+    from mmengine.optim import build_optim_wrapper
+    from torch import nn
+
+    from mmfastervit import FasterViT
+    model = nn.Module()
+    model.backbone = FasterViT(dict(dim=16, depths=(1, 1, 2, 1), num_heads=(1, 1, 2, 2)))
+    model.head = nn.Linear(4, 2)
+    wrapper = dict(type='OptimWrapper', paramwise_cfg=dict(decay_rate=0.9),
+                   optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05))
+    new = build_optim_wrapper(
+        model, dict(wrapper, constructor='PyramidLayerDecayOptimizerConstructor'))
+    with pytest.warns(DeprecationWarning, match='PyramidLayerDecayOptimizerConstructor'):
+        old = build_optim_wrapper(
+            model, dict(wrapper, constructor='FasterViTLayerDecayOptimizerConstructor'))
+    summary = [[(g['lr'], g['weight_decay'], len(g['params'])) for g in w.optimizer.param_groups]
+               for w in (new, old)]
+    assert summary[0] == summary[1] and len(summary[0]) > 2

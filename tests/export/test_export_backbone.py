@@ -235,6 +235,7 @@ COMPILE_SHAPES = [EXPORT_SHAPE, (2, 3, 513, 769), (3, 3, 160, 96), (2, 3, 64, 64
 LITV2_COMPILE_SHAPES = [*COMPILE_SHAPES[:-1], (2, 3, 65, 700)]
 
 
+@pytest.mark.slow  # inductor compiles the whole backbone: ~15 s each on 2 cores
 def test_compile_has_no_graph_break_and_no_recompilation(backbone):
     """``torch.compile(dynamic=True)``: one graph serves every size (padded
     windows, single-window stages, CTs of pure padding), batch changes, and
