@@ -5,8 +5,8 @@ Tiers (markers registered in setup.cfg), given here to every test so that
 none is untiered:
 
 * ``slow``: marked by the test itself (end-to-end runs, minutes each);
-* ``tools``: under ``tests/tools/``, or using the ``run_tool`` fixture
-  (starts a tool or Python as a subprocess);
+* ``tools``: under ``tests/tools/``, using the ``run_tool`` fixture, or
+  marked ``tools`` by the test itself (starts a tool or Python processes);
 * ``unit``: everything else (in-process).
 
 The datasets are session-scoped and shared: a test that changes files must
@@ -26,7 +26,7 @@ TOOLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tools') + 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.get_closest_marker('slow'):
+        if item.get_closest_marker('slow') or item.get_closest_marker('tools'):
             continue
         if str(item.path).startswith(TOOLS_DIR) or 'run_tool' in item.fixturenames:
             item.add_marker(pytest.mark.tools)

@@ -2,13 +2,13 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import torch
 
+from mmfastervit.testing.ddp_steps import free_port
 from mmfastervit.testing.tool_runs import ROOT, run_command, run_tool
 
 DEMO = 'configs/demo/cascade_fastervit_synthetic_coco.py'
@@ -28,12 +28,6 @@ def short_run_options(data_root, max_iters, interval):
             f'default_hooks.checkpoint.interval={interval}',
             'default_hooks.checkpoint.max_keep_ckpts=10', 'default_hooks.logger.interval=1',
             'custom_hooks=[]']
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_two_process_distributed_training_on_cpu(tmp_path, tiny_coco):

@@ -22,6 +22,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...utils.compat import is_tracing
 from .eval_cache import EvalCache
 from .inputs import check_finite, check_input
+from .unused_parameters import keep_in_graph
 
 NUM_STAGES = 4
 
@@ -144,13 +145,25 @@ class PyramidBackbone(BaseModule):
             check_finite(x, name)
         x = self.stem(x)
         outs = []
-        for i, stage in enumerate(self.stages):
+        last = self.out_indices[-1]  # the stages after it would feed nothing
+        for i, stage in enumerate(self.stages[:last + 1]):
             x = stage(x)
             if i in self.out_indices:
                 outs.append(getattr(self, f'norm{i}')(x).contiguous())
-            if stage.downsample is not None:
+            if i < last:
                 x = stage.downsample(x)
+        if self.training and last < len(self.stages) - 1:
+            outs[-1] = keep_in_graph(outs[-1], self._skipped_parameters())
         return tuple(outs)
+
+    def _skipped_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters after the last output stage (its downsampler and the
+        later stages): not run, but tied to the outputs in training so that
+        DDP sees them used (zero gradients)."""
+        last = self.out_indices[-1]
+        yield from self.stages[last].downsample.parameters()
+        for stage in self.stages[last + 1:]:
+            yield from stage.parameters()
 
     def _weight_dtype(self) -> torch.dtype:
         return next(self.stem.parameters()).dtype

@@ -2,12 +2,13 @@
 downsampler (kept separate so the pyramid feature is the pre-downsample map)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from torch import Tensor, nn
 
 from ...utils.compat import is_tracing
 from ..common.activation_checkpoint import run_block
+from ..common.unused_parameters import keep_in_graph
 from .carrier_tokens import CarrierTokenizer
 from .conv_blocks import ConvBlock, Downsample
 from .hat_block import HATBlock
@@ -48,7 +49,9 @@ class HATStage(_Stage):
     ordered by window, see :mod:`.tokens`; every window slot while tracing);
     all blocks work on those, and the pixels go back to a map at the end.
     Carrier tokens are used when ``use_hat`` is set and the map has more than
-    one window (with one window, attention is already global).
+    one window (with one window, attention is already global); where they
+    are skipped in training, their parameters stay in the graph with zero
+    gradients, so DDP sees every parameter used at every input size.
     """
 
     def __init__(self, dim: int, depth: int, num_heads: int, window: int,
@@ -88,4 +91,15 @@ class HATStage(_Stage):
         tokens = to_tokens(layout, x.permute(0, 2, 3, 1).reshape(-1, c), cts)
         for block in self.blocks:
             tokens = self._run(block, tokens, layout)
-        return to_map(layout, tokens).view(b, h, w, c).permute(0, 3, 1, 2)
+        out = to_map(layout, tokens).view(b, h, w, c).permute(0, 3, 1, 2)
+        if cts is None and self.tokenizer is not None and self.training:
+            out = keep_in_graph(out, self.carrier_parameters())
+        return out
+
+    def carrier_parameters(self) -> Iterator[nn.Parameter]:
+        """The parameters of the carrier-token path (tokenizer and each
+        block's carrier layer)."""
+        yield from self.tokenizer.parameters()
+        for block in self.blocks:
+            if block.carrier is not None:
+                yield from block.carrier.parameters()
