@@ -22,6 +22,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...utils.compat import is_tracing
 from .eval_cache import EvalCache
 from .inputs import check_finite, check_input
+from .pretrained import pretrained_init_cfg
 
 NUM_STAGES = 4
 
@@ -84,6 +85,8 @@ class PyramidBackbone(BaseModule):
             or inf (eager mode only; off by default, as the check synchronises).
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads an official
             ImageNet file or one of ours, through :mod:`mmfastervit.checkpoint`.
+        pretrained: deprecated, as in mmdet / mmseg: a path stands for
+            ``init_cfg=dict(type='Pretrained', checkpoint=path)``.
     """
 
     #: the family's released variants: name -> architecture fields (the
@@ -102,8 +105,9 @@ class PyramidBackbone(BaseModule):
 
     def __init__(self, in_channels: int = 3, out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1, norm_eval: bool = False,
-                 check_finite: bool = False, init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 check_finite: bool = False, init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None) -> None:
+        super().__init__(init_cfg=pretrained_init_cfg(pretrained, init_cfg, type(self).__name__))
         out_indices = tuple(out_indices)
         self.out_indices = tuple(sorted({i % NUM_STAGES for i in out_indices}))
         if not out_indices or len(self.out_indices) != len(out_indices) or any(
