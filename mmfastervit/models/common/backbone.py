@@ -22,7 +22,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...utils.compat import is_tracing
 from .eval_cache import EvalCache
 from .inputs import check_finite, check_input
-from .pretrained import pretrained_init_cfg
+from .pretrained import check_not_model_zoo, pretrained_init_cfg
 
 NUM_STAGES = 4
 
@@ -192,6 +192,7 @@ class PyramidBackbone(BaseModule):
     def init_weights(self) -> None:
         if isinstance(self.init_cfg, Mapping) and self.init_cfg.get('type') == 'Pretrained':
             from ...checkpoint import load_pretrained
+            check_not_model_zoo(self.init_cfg['checkpoint'], type(self).__name__)
             load_pretrained(self, self.init_cfg['checkpoint'],
                             prefix=self.init_cfg.get('prefix'),
                             map_location=self.init_cfg.get('map_location', 'cpu'),

@@ -34,3 +34,19 @@ def pretrained_init_cfg(pretrained: Optional[str], init_cfg: Optional[dict],
     warnings.warn(f"{name}: pretrained is deprecated, use init_cfg=dict(type='Pretrained', "
                   f'checkpoint={pretrained!r}) instead', FutureWarning, stacklevel=2)
     return dict(type='Pretrained', checkpoint=pretrained)
+
+
+#: mmcv's model-zoo schemes: weights of mmcv's own backbones (ResNet, HRNet...)
+MODEL_ZOO_SCHEMES = ('open-mmlab://', 'openmmlab://', 'torchvision://', 'mmcls://')
+
+
+def check_not_model_zoo(checkpoint: str, name: str) -> None:
+    """Raise :class:`ConfigError` before downloading a model-zoo checkpoint
+    (``open-mmlab://resnet50_v1c``: what mmseg's base configs hand on as
+    ``model.pretrained``), which can never fit backbone ``name``."""
+    if isinstance(checkpoint, str) and checkpoint.startswith(MODEL_ZOO_SCHEMES):
+        raise ConfigError(
+            f'{name} cannot load {checkpoint!r}: it names mmcv\'s model zoo, weights of '
+            f'other backbones (ResNet, HRNet...). A base config\'s model.pretrained passes it '
+            f'on: set model.pretrained=None, and load {name} weights with '
+            "init_cfg=dict(type='Pretrained', checkpoint=PATH)")

@@ -4,6 +4,7 @@ test_pvt.py, test_resnet.py, test_mit.py, test_vit.py), for both families:
 odd sizes, a batch of one, float64, deterministic eval, and dropping into
 their base model configs. frozen_stages, norm_eval and with_cp are in each
 family's test_*_train_modes.py; out_indices in test_*_arch.py."""
+import copy
 import warnings
 
 import pytest
@@ -213,6 +214,12 @@ def test_drops_into_mmseg_upernet_r50(tmp_path, name):
                          'model.auxiliary_head.num_classes': 5})
     cfg.model.backbone = dict(type=name, arch=ARCHS[name])
     init_default_scope('mmseg')
+    with pytest.warns(FutureWarning):  # the base's ResNet file: named before any download
+        resnet = MODELS.build(dict(copy.deepcopy(cfg.model),
+                                   pretrained='open-mmlab://resnet50_v1c'))
+    with pytest.raises(ConfigError, match=rf"{name} cannot load 'open-mmlab://resnet50_v1c'.*"
+                                          r'set model\.pretrained=None'):
+        resnet.init_weights()
     with pytest.warns(FutureWarning, match='pretrained is deprecated'):
         model = MODELS.build(cfg.model)
     assert type(model.backbone) is FAMILIES[name]
@@ -226,13 +233,24 @@ def test_drops_into_mmseg_upernet_r50(tmp_path, name):
 @family
 def test_drops_into_mmdet_mask_rcnn_r50_fpn(tmp_path, name):
     """mmdet's mask-rcnn_r50_fpn.py base with our backbone (neck in_channels
-    set to its widths): a loss step, then predict, on small images."""
+    set to its widths, narrower heads): a loss step, then predict, on small
+    images."""
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
 
     cfg = load_base(tmp_path, 'mmdet::_base_/models/mask-rcnn_r50_fpn.py')
     cfg.model.backbone = dict(type=name, arch=ARCHS[name])
     cfg.model.neck.in_channels = list(build(name).num_features)
+    # narrower heads than the base's 256 / 1024 channels, to keep the step fast
+    c = 32
+    cfg.merge_from_dict({
+        'model.neck.out_channels': c, 'model.rpn_head.in_channels': c,
+        'model.rpn_head.feat_channels': c,
+        'model.roi_head.bbox_roi_extractor.out_channels': c,
+        'model.roi_head.bbox_head.in_channels': c, 'model.roi_head.bbox_head.fc_out_channels': c,
+        'model.roi_head.mask_roi_extractor.out_channels': c,
+        'model.roi_head.mask_head.in_channels': c, 'model.roi_head.mask_head.conv_out_channels': c,
+        'model.train_cfg.rcnn.sampler.num': 64})
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
     model.init_weights()
