@@ -76,8 +76,8 @@ class PyramidBackbone(BaseModule):
 
     Args:
         in_channels: input channels.
-        out_indices: stages whose features are returned (negative indices count
-            from the last stage).
+        out_indices: stages whose features are returned, a sequence or one int
+            (negative indices count from the last stage).
         frozen_stages: freeze the stem (0) and stages ``< frozen_stages`` with
             their downsamplers and output norms; -1 freezes nothing.
         norm_eval: keep every batch norm in eval mode while training.
@@ -108,6 +108,11 @@ class PyramidBackbone(BaseModule):
                  check_finite: bool = False, init_cfg: Optional[dict] = None,
                  pretrained: Optional[str] = None) -> None:
         super().__init__(init_cfg=pretrained_init_cfg(pretrained, init_cfg, type(self).__name__))
+        out_indices = (out_indices,) if isinstance(out_indices, int) else out_indices
+        if not isinstance(out_indices, (list, tuple)) or not all(
+                isinstance(i, int) for i in out_indices):
+            raise TypeError(f'out_indices must be a stage index or a sequence of them '
+                            f'(ints in 0..{NUM_STAGES - 1}), got {out_indices!r}')
         out_indices = tuple(out_indices)
         self.out_indices = tuple(sorted({i % NUM_STAGES for i in out_indices}))
         if not out_indices or len(self.out_indices) != len(out_indices) or any(

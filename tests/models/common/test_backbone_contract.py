@@ -1,9 +1,10 @@
 """What mmdet's and mmseg's own backbone tests promise (test_swin.py,
 test_pvt.py, test_resnet.py, test_mit.py, test_vit.py), for both families:
-``pretrained=`` as they take it, both registries, the ``init_cfg`` forms,
-odd sizes, a batch of one, float64, deterministic eval, and dropping into
-their base model configs. frozen_stages, norm_eval and with_cp are in each
-family's test_*_train_modes.py; out_indices in test_*_arch.py."""
+``pretrained=`` as they take it, both registries, the ``init_cfg`` and
+``out_indices`` forms, all stages frozen, odd sizes, a batch of one,
+float64, deterministic eval, and dropping into their base model configs.
+frozen_stages, norm_eval and with_cp are in each family's
+test_*_train_modes.py; out_indices subsets in test_*_arch.py."""
 import copy
 import warnings
 
@@ -123,6 +124,22 @@ def test_init_cfg_forms(name):
         if isinstance(m, torch.nn.Linear):
             assert bool((m.weight == 0.5).all())
             assert m.bias is None or bool((m.bias == 0).all())
+
+
+@family
+def test_out_indices_forms_and_all_stages_frozen(name):
+    """One int (as mmseg's ViT takes it) or a sequence; anything else is a
+    TypeError that says what out_indices takes. frozen_stages=4 (mmdet's
+    Swin test): after train(), no parameter takes a gradient."""
+    assert build(name, out_indices=-1).out_indices == (3,)
+    assert build(name, out_indices=[2, 0]).out_indices == (0, 2)
+    for bad in ('0123', 1.0, (0, 1.5)):
+        with pytest.raises(TypeError, match=r'out_indices must be a stage index or a '
+                                            r'sequence of them \(ints in 0\.\.3\)'):
+            build(name, out_indices=bad)
+    model = build(name, frozen_stages=4).train()
+    assert not any(p.requires_grad for p in model.parameters())
+    assert not any(m.training for m in [model.stem, *model.stages])
 
 
 # ------------------------------------------------------------------- inputs
