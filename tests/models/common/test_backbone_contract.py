@@ -80,12 +80,21 @@ def test_pretrained_forms(name):
 
 
 @family
-def test_pretrained_path_loads_an_official_file(tmp_path, name):
-    """``pretrained=PATH`` goes through init_cfg's loader: the official file's
-    keys are converted and every stage weight arrives."""
-    src = save_official_tiny(name, tmp_path / 'official.pth')
+@pytest.mark.parametrize('layout', ['official', 'ours'])
+def test_pretrained_path_loads_a_file(tmp_path, name, layout):
+    """``pretrained=PATH`` goes through init_cfg's loader: an official file's
+    keys are converted (a state dict of ours loads as is), and every stage
+    weight arrives."""
+    path = tmp_path / f'{layout}.pth'
+    if layout == 'official':
+        src = save_official_tiny(name, path)
+    else:
+        torch.manual_seed(1)
+        src = build(name)
+        src.init_weights()
+        torch.save(src.state_dict(), path)
     with pytest.warns(FutureWarning):
-        model = build(name, pretrained=str(tmp_path / 'official.pth'))
+        model = build(name, pretrained=str(path))
     before = {k: v.clone() for k, v in model.stem.state_dict().items()}
     model.init_weights()
     assert not all(torch.equal(v, model.stem.state_dict()[k]) for k, v in before.items())
