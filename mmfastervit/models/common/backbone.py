@@ -22,6 +22,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...utils.compat import is_tracing
 from .eval_cache import EvalCache
 from .inputs import check_finite, check_input
+from .pretrained import check_not_model_zoo, pretrained_init_cfg
 from .unused_parameters import keep_in_graph
 
 NUM_STAGES = 4
@@ -76,8 +77,8 @@ class PyramidBackbone(BaseModule):
 
     Args:
         in_channels: input channels.
-        out_indices: stages whose features are returned (negative indices count
-            from the last stage).
+        out_indices: stages whose features are returned, a sequence or one int
+            (negative indices count from the last stage).
         frozen_stages: freeze the stem (0) and stages ``< frozen_stages`` with
             their downsamplers and output norms; -1 freezes nothing.
         norm_eval: keep every batch norm in eval mode while training.
@@ -85,6 +86,8 @@ class PyramidBackbone(BaseModule):
             or inf (eager mode only; off by default, as the check synchronises).
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads an official
             ImageNet file or one of ours, through :mod:`mmfastervit.checkpoint`.
+        pretrained: deprecated, as in mmdet / mmseg: a path stands for
+            ``init_cfg=dict(type='Pretrained', checkpoint=path)``.
     """
 
     #: the family's released variants: name -> architecture fields (the
@@ -103,8 +106,14 @@ class PyramidBackbone(BaseModule):
 
     def __init__(self, in_channels: int = 3, out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1, norm_eval: bool = False,
-                 check_finite: bool = False, init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 check_finite: bool = False, init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None) -> None:
+        super().__init__(init_cfg=pretrained_init_cfg(pretrained, init_cfg, type(self).__name__))
+        out_indices = (out_indices,) if isinstance(out_indices, int) else out_indices
+        if not isinstance(out_indices, (list, tuple)) or not all(
+                isinstance(i, int) for i in out_indices):
+            raise TypeError(f'out_indices must be a stage index or a sequence of them '
+                            f'(ints in 0..{NUM_STAGES - 1}), got {out_indices!r}')
         out_indices = tuple(out_indices)
         self.out_indices = tuple(sorted({i % NUM_STAGES for i in out_indices}))
         if not out_indices or len(self.out_indices) != len(out_indices) or any(
@@ -201,6 +210,7 @@ class PyramidBackbone(BaseModule):
     def init_weights(self) -> None:
         if isinstance(self.init_cfg, Mapping) and self.init_cfg.get('type') == 'Pretrained':
             from ...checkpoint import load_pretrained
+            check_not_model_zoo(self.init_cfg['checkpoint'], type(self).__name__)
             load_pretrained(self, self.init_cfg['checkpoint'],
                             prefix=self.init_cfg.get('prefix'),
                             map_location=self.init_cfg.get('map_location', 'cpu'),

@@ -39,7 +39,7 @@ class FasterViT(PyramidBackbone):
         norm_cfg: batch-norm type of the conv stages (e.g. ``SyncBN``).
         with_cp: activation checkpointing of every block while training.
         in_channels, out_indices, frozen_stages, norm_eval, check_finite,
-            init_cfg: as in :class:`PyramidBackbone`.
+            init_cfg, pretrained: as in :class:`PyramidBackbone`.
     """
 
     arch_zoo = arch_zoo
@@ -65,9 +65,10 @@ class FasterViT(PyramidBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  check_finite: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None) -> None:
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval,
-                         check_finite, init_cfg)
+                         check_finite, init_cfg, pretrained)
         self.arch: FasterViTArch = self.resolve_arch(
             arch, window_size=window_size, ct_size=ct_size, hat=hat,
             drop_path_rate=drop_path_rate, layer_scale=layer_scale)

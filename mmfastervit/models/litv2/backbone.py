@@ -1,14 +1,16 @@
 """The LITv2 backbone for MMDetection / MMSegmentation."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.registry import MODELS
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...utils.compat import is_tracing
 from ..common.backbone import NUM_STAGES, PyramidBackbone
+from ..common.inputs import InputError
 from .arch_zoo import ATTENTION_STAGES, LITv2Arch, arch_zoo, resolve_arch
 from .checkpoint_format import LITV2_FORMAT
 from .dtm import DeformConv2x2
@@ -19,6 +21,9 @@ from .stem import PatchStem
 #: Smallest input side: the stem's ceil(H/4) and three floor halvings leave
 #: stage 3 at least one pixel (28 would give 7, 3, 1, 0).
 MIN_INPUT_SIZE = 29
+#: Smallest side that leaves stage 3 two pixels (ceil(61 / 4) = 16 -> 2), so
+#: that the last DTM's batch norm sees more than one value per channel
+MIN_SIZE_FOR_BATCH_OF_ONE = 61
 
 
 @MODELS.register_module()
@@ -44,7 +49,7 @@ class LITv2(PyramidBackbone):
         norm_cfg: batch-norm type of the DTMs (e.g. ``SyncBN``).
         with_cp: activation checkpointing of every block while training.
         in_channels, out_indices, frozen_stages, norm_eval (the DTMs' batch
-            norms), check_finite, init_cfg: as in :class:`PyramidBackbone`.
+            norms), check_finite, init_cfg, pretrained: as in :class:`PyramidBackbone`.
     """
 
     arch_zoo = arch_zoo
@@ -66,9 +71,10 @@ class LITv2(PyramidBackbone):
                  dtm_sampler: str = 'grid_sample',
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  check_finite: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None) -> None:
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval,
-                         check_finite, init_cfg)
+                         check_finite, init_cfg, pretrained)
         self.arch: LITv2Arch = self.resolve_arch(
             arch, local_ws=local_ws, alpha=alpha, drop_path_rate=drop_path_rate)
         a = self.arch
@@ -85,6 +91,31 @@ class LITv2(PyramidBackbone):
                 downsample=i < NUM_STAGES - 1, dtm_sampler=dtm_sampler, norm_cfg=norm_cfg,
                 with_cp=with_cp))
         self._finish(a.widths, norm_eps=1e-5)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        if self.training and isinstance(x, Tensor) and x.dim() == 4 and not is_tracing():
+            self._check_batch_statistics(x)
+        return super().forward(x)
+
+    def _check_batch_statistics(self, x: Tensor) -> None:
+        """A training batch norm needs more than one value per channel: raise
+        :class:`InputError` before a DTM's batch norm would get a ``(1, C, 1, 1)``
+        map (one image whose deepest maps are 1x1), naming the fixes."""
+        b, _, h, w = x.shape
+        h, w = -(-h // 4), -(-w // 4)  # the stem's output
+        for i, stage in enumerate(self.stages):
+            if stage.downsample is None:
+                break
+            h, w = h // 2, w // 2
+            norm = stage.downsample.norm
+            if b * h * w == 1 and isinstance(norm, _BatchNorm) and norm.training:
+                raise InputError(
+                    f'{type(self).__name__} in training got one image of '
+                    f'{tuple(x.shape[-2:])}: the downsampling (DTM) after stage {i} gives '
+                    f'a 1x1 map, and its batch norm cannot take batch statistics of one '
+                    f'value per channel. Set norm_eval=True (batch norms in eval mode, '
+                    f'usual for fine-tuning), train with a batch of 2 or more, or use '
+                    f'inputs of at least {MIN_SIZE_FOR_BATCH_OF_ONE} pixels on one side')
 
     @classmethod
     def resolve_arch(cls, arch, **overrides) -> LITv2Arch:
