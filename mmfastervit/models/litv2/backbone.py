@@ -76,7 +76,7 @@ class LITv2(PyramidBackbone):
         a = self.arch
 
         self.stem = PatchStem(in_channels, a.embed_dims)
-        dpr = torch.linspace(0, a.drop_path_rate, sum(a.depths)).tolist()
+        dpr = torch.linspace(0, a.drop_path_rate, sum(a.depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         for i, (dim, depth) in enumerate(zip(a.widths, a.depths)):
             attention = i in ATTENTION_STAGES
