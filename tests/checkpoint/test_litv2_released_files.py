@@ -10,14 +10,13 @@ import os
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmfastervit.checkpoint import CheckpointMismatchError
 from mmfastervit.checkpoint.whole_model import whole_model_format
+from mmfastervit.testing.litv2_released import GOLDEN, build_model
 from mmfastervit.testing.tool_runs import ROOT
 
-RELEASED = json.load(open(os.path.join(ROOT, 'tests', 'data', 'litv2_golden',
-                                       'released_models.json')))
+RELEASED = json.load(open(os.path.join(GOLDEN, 'released_models.json')))
 LITV2_ARCH = {'s': (96, [2, 2, 6, 2]), 'm': (96, [2, 2, 18, 2]), 'b': (128, [2, 2, 18, 2])}
 
 
@@ -33,14 +32,8 @@ def config_name(released: str) -> str:
 
 
 def build_on_meta(cfg):
-    scope = 'mmseg' if cfg.model.type == 'EncoderDecoder' else 'mmdet'
-    init_default_scope(scope)
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-    else:
-        from mmseg.registry import MODELS
     with torch.device('meta'):
-        return MODELS.build(cfg.model)
+        return build_model(cfg)
 
 
 def released_state_dict(name):

@@ -5,18 +5,20 @@ whole-model file through mmengine's loader (converted on the fly), give the
 official backbone features, neck outputs (5e-4) and detections / class maps
 (``tests/data/litv2_golden/<model>_tiny``; see its README)."""
 import json
-import os
 
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import CheckpointLoader, load_checkpoint
 
-from mmfastervit.testing.tool_runs import ROOT
+from mmfastervit.testing.litv2_released import (
+    build_model,
+    golden,
+    official_model_dict,
+    tiny_config,
+)
 
-GOLDEN = os.path.join(ROOT, 'tests', 'data', 'litv2_golden')
 FEAT_TOL = 5e-4  # RELEASED.md: fp32 vs fp32, features and neck outputs
 CASES = {'retinanet': 'case_256x320', 'mask_rcnn': 'case_256x320', 'fpn': 'case_256x256'}
 
@@ -30,54 +32,12 @@ def tools_environment(monkeypatch):
     setup_env()
 
 
-def golden(kind, name):
-    path = os.path.join(GOLDEN, f'{kind}_tiny', name)
-    assert os.path.isfile(path), f'{path} is missing: the golden data is part of the checkout'
-    return path
-
-
-def tiny_config(kind):
-    """Our released-structure config with the golden's tiny arch and widths
-    (model_cfg.json); everything else (FPN levels, output norms, heads'
-    structure, test_cfg, data preprocessor) is the config's."""
-    ref = json.load(open(golden(kind, 'model_cfg.json')))['model']
-    cfg = Config.fromfile(os.path.join(ROOT, 'configs', f'{kind}_litv2_s.py'))
-    b = ref['backbone']
-    arch = dict(embed_dims=b['embed_dim'], depths=b['depths'], num_heads=b['num_heads'],
-                mlp_ratio=b['mlp_ratio'], alpha=b['alpha'], local_ws=b['local_ws'])
-    m = cfg.model
-    m.backbone.update(arch=arch, init_cfg=None)
-    widths = ref['neck']['in_channels']
-    # RetinaNet: the FPN starts at stride 8 (our config leaves stage 0 out of out_indices)
-    m.neck.in_channels = widths[1:] if kind == 'retinanet' else widths
-    m.neck.out_channels = ref['neck']['out_channels']
-    if kind == 'retinanet':
-        m.bbox_head.update(in_channels=32, feat_channels=ref['bbox_head']['feat_channels'])
-    elif kind == 'mask_rcnn':
-        r = ref['roi_head']
-        m.rpn_head.update(in_channels=32, feat_channels=ref['rpn_head']['feat_channels'])
-        m.roi_head.bbox_roi_extractor.out_channels = r['bbox_roi_extractor']['out_channels']
-        m.roi_head.mask_roi_extractor.out_channels = r['mask_roi_extractor']['out_channels']
-        m.roi_head.bbox_head.update(in_channels=32,
-                                    fc_out_channels=r['bbox_head']['fc_out_channels'])
-        m.roi_head.mask_head.update(in_channels=32,
-                                    conv_out_channels=r['mask_head']['conv_out_channels'])
-    else:
-        m.decode_head.update(in_channels=[32] * 4, channels=ref['decode_head']['channels'],
-                             norm_cfg=dict(type='BN', requires_grad=True))
-    for key in ('test_cfg', 'data_preprocessor'):  # as released: the config's own
-        assert json.loads(json.dumps(m[key].to_dict())) == ref[key], key
-    return cfg
-
-
 def build(kind):
-    scope = 'mmseg' if kind == 'fpn' else 'mmdet'
-    init_default_scope(scope)
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-    else:
-        from mmseg.registry import MODELS
-    return MODELS.build(tiny_config(kind).model)
+    cfg = tiny_config(kind)
+    ref = official_model_dict(kind)
+    for key in ('test_cfg', 'data_preprocessor'):  # as released: the config's own
+        assert json.loads(json.dumps(cfg.model[key].to_dict())) == ref[key], key
+    return revert_sync_batchnorm(build_model(cfg))  # the FPN head's SyncBN, one process
 
 
 def box_iou(a, b):
