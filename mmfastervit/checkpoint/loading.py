@@ -47,6 +47,10 @@ def _norms(keys) -> List[int]:
     return sorted({int(m[1]) for k in keys if (m := re.match(r'norm(\d)\.', k))})
 
 
+def _norm_keys_only(keys) -> bool:
+    return all(re.match(r'norm\d\.', k) for k in keys)
+
+
 def output_norm_hint(model_keys, file_keys) -> str:
     """How to make the model's output norms those of a file that has some
     (``''`` if they agree or the file has none, as an ImageNet file)."""
@@ -103,6 +107,11 @@ def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: st
                 details.append(f'  {title} ({len(keys)}): {"; ".join(keys[:5])}'
                                + (' ...' if len(keys) > 5 else ''))
         variants = fmt.matching_variants(weights)
+        norms = output_norm_hint(expected, weights)
+        if norms and not mismatched and _norm_keys_only(bad_missing + unexpected):
+            raise CheckpointMismatchError(
+                f'checkpoint {source} has the structure of this {fmt.family} but other output '
+                f'norms ({"; ".join(details).strip()}){norms}')
         if arch in variants:  # same variant: an override changed the structure
             hint = (f'The file holds variant {arch!r} as released; an override of this '
                     f'backbone ({fmt.override_hint}) changed its structure: drop it, ')
@@ -114,7 +123,7 @@ def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: st
             f'checkpoint {source} does not match this {fmt.family} (arch {arch!r}).\n'
             f'  expected: {fmt.describe(expected)}\n'
             f'  found:    {fmt.describe(weights)}\n' + '\n'.join(details) +
-            f'\n{hint}or the file for arch {arch!r}{output_norm_hint(expected, weights)}.')
+            f'\n{hint}or the file for arch {arch!r}{norms}.')
     return missing
 
 

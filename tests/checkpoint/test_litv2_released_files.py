@@ -6,14 +6,17 @@ whole-model formats and loads with ``strict=True``. Models are built on the
 meta device (shapes only), so the 15 take seconds."""
 import json
 import os
+import types
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from mmfastervit.checkpoint import CheckpointMismatchError
-from mmfastervit.checkpoint.whole_model import whole_model_format
-from mmfastervit.testing.litv2_released import GOLDEN, build_model
+from mmfastervit.checkpoint.whole_model import convert_whole_model, whole_model_format
+from mmfastervit.engine.hooks import CheckpointFitsModelHook
+from mmfastervit.models import LITv2
+from mmfastervit.testing.litv2_released import GOLDEN, build_model, golden, tiny_config
 from mmfastervit.testing.tool_runs import ROOT
 
 RELEASED = json.load(open(os.path.join(GOLDEN, 'released_models.json')))
@@ -79,3 +82,40 @@ def test_a_released_detector_is_refused_by_a_config_with_other_output_norms():
     with pytest.raises(CheckpointMismatchError,
                        match=r'2 missing \(e\.g\. norm0\.weight\).*out_norm_indices=\(1, 2, 3\)'):
         model.load_state_dict(weights, strict=False)  # refused even when not strict
+
+
+def test_test_tool_check_names_the_output_norm_fix():
+    """tools/test.py's fit check, given the released Mask R-CNN structure
+    into a model that normalises stage 0: one message with the setting."""
+    cfg = tiny_config('mask_rcnn')
+    cfg.model.backbone.out_norm_indices = None
+    model = build_model(cfg)
+    checkpoint = convert_whole_model(
+        torch.load(golden('mask_rcnn', 'weights.pth'), weights_only=True), 'weights.pth')
+    hook = CheckpointFitsModelHook('weights.pth', 'mask_rcnn_tiny.py')
+    with pytest.raises(CheckpointMismatchError, match=r'backbone \(2\).*'
+                       r'out_norm_indices=\(1, 2, 3\)'):
+        hook.after_load_checkpoint(types.SimpleNamespace(model=model), checkpoint)
+
+
+@pytest.mark.parametrize('norms, says', [
+    ((1, 2, 3), None),
+    (None, r'missing \(2\): norm0\.weight; norm0\.bias.*out_norm_indices=\(1, 2, 3\)'),
+])
+def test_backbone_init_cfg_takes_a_whole_official_detector(norms, says):
+    """A backbone's init_cfg given a released detector takes its backbone
+    part, trained output norms included; a backbone whose output norms the
+    file lacks is refused (never initialised in part)."""
+    arch = dict(embed_dims=12, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8], alpha=0.9,
+                local_ws=[0, 0, 2, 1])
+    path = golden('mask_rcnn', 'weights.pth')
+    model = LITv2(arch, out_norm_indices=norms,
+                  init_cfg=dict(type='Pretrained', checkpoint=path))
+    if says:
+        with pytest.raises(CheckpointMismatchError, match=says):
+            model.init_weights()
+        return
+    model.init_weights()
+    official = torch.load(path, weights_only=True)['state_dict']
+    assert torch.equal(model.norm2.weight, official['backbone.norm2.weight'])
+    assert not hasattr(model, 'norm0')

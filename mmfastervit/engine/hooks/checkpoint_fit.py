@@ -9,7 +9,8 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
 
 from ...checkpoint import CheckpointMismatchError, state_dict_fit, state_dict_of
-from ...checkpoint.whole_model import groups
+from ...checkpoint.loading import output_norm_hint
+from ...checkpoint.whole_model import BACKBONE, groups
 from ...errors import TRAINED
 
 
@@ -49,6 +50,8 @@ class CheckpointFitsModelHook(Hook):
                          f'it: {groups(missing)}')
         if other:
             found.append(f'{len(other)} have other shapes, e.g. {"; ".join(other[:2])}')
+        norms = output_norm_hint(*([k[len(BACKBONE):] for k in keys if k.startswith(BACKBONE)]
+                                   for keys in (expected, weights)))
         raise CheckpointMismatchError(
             f'checkpoint {self.path} does not fit the model of {self.config}: '
-            f'{"; ".join(found)}. To fix: {fix}')
+            f'{"; ".join(found)}{norms}. To fix: {fix}')
