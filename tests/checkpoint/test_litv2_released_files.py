@@ -119,3 +119,26 @@ def test_backbone_init_cfg_takes_a_whole_official_detector(norms, says):
     official = torch.load(path, weights_only=True)['state_dict']
     assert torch.equal(model.norm2.weight, official['backbone.norm2.weight'])
     assert not hasattr(model, 'norm0')
+
+
+def test_a_detectors_init_cfg_takes_an_official_file(tools_environment):
+    """``model.init_cfg`` (mmengine's Pretrained init, as ``load_from``)
+    converts the official file on the fly: backbone and heads are the file's."""
+    cfg = tiny_config('retinanet')
+    path = golden('retinanet', 'weights.pth')
+    cfg.model.init_cfg = dict(type='Pretrained', checkpoint=path)
+    model = build_model(cfg)
+    model.init_weights()
+    official = torch.load(path, weights_only=True)['state_dict']
+    assert torch.equal(model.backbone.stages[2].blocks[0].attn.l_q.weight,
+                       official['backbone.layers.2.blocks.0.attn.l_q.weight'])
+    assert torch.equal(model.bbox_head.retina_cls.bias, official['bbox_head.retina_cls.bias'])
+
+
+def test_stock_loading_of_an_official_file_is_refused():
+    """Without our loader (mmdet's own tools, a user's script), the official
+    backbone keys are refused with the fix, not skipped with a warning."""
+    from mmengine.runner import load_checkpoint
+    model = build_model(tiny_config('retinanet'))
+    with pytest.raises(CheckpointMismatchError, match='official LITv2 layout.*setup_env'):
+        load_checkpoint(model, golden('retinanet', 'weights.pth'))

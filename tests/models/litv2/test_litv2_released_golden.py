@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.model import revert_sync_batchnorm
-from mmengine.runner import CheckpointLoader, load_checkpoint
+from mmengine.runner import load_checkpoint
 
 from mmfastervit.testing.litv2_released import (
     build_model,
@@ -21,15 +21,6 @@ from mmfastervit.testing.litv2_released import (
 
 FEAT_TOL = 5e-4  # RELEASED.md: fp32 vs fp32, features and neck outputs
 CASES = {'retinanet': 'case_256x320', 'mask_rcnn': 'case_256x320', 'fpn': 'case_256x256'}
-
-
-@pytest.fixture
-def tools_environment(monkeypatch):
-    """mmengine reads local files as our tools set it up (setup_env()),
-    undone after the test."""
-    from mmfastervit.cli import setup_env
-    monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
-    setup_env()
 
 
 def build(kind):
@@ -115,3 +106,11 @@ def test_released_structure_gives_the_official_outputs(kind, tools_environment):
             m = ours.masks[i]
             iou = (m & ref_masks).sum((1, 2)) / (m | ref_masks).sum((1, 2)).clamp(min=1)
             assert iou.min().item() >= 0.98, f'mask IoU {iou.min().item():.4f}'
+
+
+def test_out_norm_indices_must_name_output_stages():
+    from mmfastervit.models import LITv2
+    with pytest.raises(ValueError, match=r'out_norm_indices must be distinct stages of '
+                       r'out_indices \(1, 2, 3\).*got \(0, 1\)'):
+        LITv2(dict(embed_dims=12, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8]),
+              out_indices=(1, 2, 3), out_norm_indices=(0, 1))
