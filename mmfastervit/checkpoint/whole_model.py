@@ -4,9 +4,9 @@ mmdet / mmseg layout, so that ``load_from``, ``tools/test.py`` and a model's
 
 Each entry of :data:`WHOLE_MODEL_FORMATS` has ``matches(checkpoint) -> bool``
 and ``convert(checkpoint) -> (state_dict, report_lines)``, where
-``checkpoint`` is the loaded file (a dict). A new family of released models
-takes one line: ``WHOLE_MODEL_FORMATS.append(WholeModelFormat(name, matches,
-convert))``.
+``checkpoint`` is the loaded file (a dict). The first that matches converts;
+a new kind of released model takes one line, before the generic entry:
+``WHOLE_MODEL_FORMATS.insert(0, WholeModelFormat(name, matches, convert))``.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def convert_official_backbone_model(checkpoint: Mapping) -> Converted:
     return weights, lines
 
 
-#: the whole-model formats, tried in order
+#: the whole-model formats, tried in order (the generic official-backbone one last)
 WHOLE_MODEL_FORMATS: List[WholeModelFormat] = [
     WholeModelFormat('official backbone in a detector / segmentor',
                      is_official_backbone_model, convert_official_backbone_model),
@@ -87,16 +87,11 @@ WHOLE_MODEL_FORMATS: List[WholeModelFormat] = [
 
 
 def whole_model_format(checkpoint: object) -> Optional[WholeModelFormat]:
-    """The format that recognises a loaded file, or None (one of ours, an
-    ImageNet file, anything else)."""
+    """The first format that recognises a loaded file, or None (one of ours,
+    an ImageNet file, anything else)."""
     if not isinstance(checkpoint, Mapping):
         return None
-    found = [f for f in WHOLE_MODEL_FORMATS if f.matches(checkpoint)]
-    if len(found) > 1:
-        raise CheckpointMismatchError(
-            f'the file fits several whole-model formats ({", ".join(f.name for f in found)}); '
-            'convert it with the one it is: tools/convert_official_checkpoint.py')
-    return found[0] if found else None
+    return next((f for f in WHOLE_MODEL_FORMATS if f.matches(checkpoint)), None)
 
 
 def convert_whole_model(checkpoint: object, source: str, logger='current') -> object:

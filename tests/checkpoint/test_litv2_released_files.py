@@ -142,3 +142,15 @@ def test_stock_loading_of_an_official_file_is_refused():
     model = build_model(tiny_config('retinanet'))
     with pytest.raises(CheckpointMismatchError, match='official LITv2 layout.*setup_env'):
         load_checkpoint(model, golden('retinanet', 'weights.pth'))
+
+
+def test_a_new_whole_model_format_takes_one_line(monkeypatch):
+    """Formats are tried in order; one inserted first (as DINO-FasterViT's)
+    converts its files through the same on-the-fly path and report."""
+    from mmfastervit.checkpoint import whole_model
+    monkeypatch.setattr(whole_model, 'WHOLE_MODEL_FORMATS', list(whole_model.WHOLE_MODEL_FORMATS))
+    whole_model.WHOLE_MODEL_FORMATS.insert(0, whole_model.WholeModelFormat(
+        'toy', lambda obj: 'toy' in obj, lambda obj: ({'a.weight': obj['toy']}, ['toy file'])))
+    out = convert_whole_model({'toy': torch.ones(1)}, 'toy.pth')
+    assert out['meta']['converted_from'] == 'toy' and list(out['state_dict']) == ['a.weight']
+    assert convert_whole_model({'b': torch.ones(1)}, 'other.pth') == {'b': torch.ones(1)}
