@@ -6,7 +6,9 @@ _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_amp-1x_coco.py', './_base_/litv2_s
 custom_imports = dict(imports=['mmfastervit'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(_base_.litv2_s_backbone, _delete_=True),
+    # As released: stage 0 (stride 4) reaches the FPN without an output norm, stages 1-3
+    # through norm1..norm3 (the official detection backbone has no norm0).
+    backbone=dict(_base_.litv2_s_backbone, _delete_=True, out_norm_indices=(1, 2, 3)),
     neck=dict(in_channels=[96, 192, 384, 768]))
 
 optim_wrapper = dict(

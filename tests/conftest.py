@@ -43,6 +43,17 @@ def run_tool():
     return tool_runs.run_tool
 
 
+@pytest.fixture
+def tools_environment(monkeypatch):
+    """What our tools set up (:func:`mmfastervit.cli.setup_env`), undone after
+    the test: mmengine's table of loaders is restored."""
+    from mmengine.runner import CheckpointLoader
+
+    from mmfastervit.cli import setup_env
+    monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
+    setup_env()
+
+
 # ------------------------------------------------------------ synthetic datasets
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory):

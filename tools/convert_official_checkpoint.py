@@ -1,14 +1,19 @@
-"""Convert an official ImageNet checkpoint to mmfastervit's key layout, once.
+"""Convert an official checkpoint to mmfastervit's key layout, once.
 
     python tools/convert_official_checkpoint.py fastervit_2_224_1k.pth.tar \
         checkpoints/fastervit_2_in1k_mmfastervit.pth [--arch 2]
     python tools/convert_official_checkpoint.py litv2_s.pth checkpoints/litv2_s_mmfastervit.pth
+    python tools/convert_official_checkpoint.py mask_rcnn_litv2_s_fpn_1x_coco.pth \
+        checkpoints/mask_rcnn_litv2_s.pth
 
-The family (FasterViT or LITv2) is recognised from the file's keys: the two
-official layouts share ``patch_embed.*`` but nothing else. The output holds only the
-backbone weights (``state_dict``) and a ``meta`` entry naming the source, the
-family and the variant. Converting is optional: configs may also point
-``init_cfg.checkpoint`` at the official file directly.
+An ImageNet file: the family (FasterViT or LITv2) is recognised from the file's
+keys (the two official layouts share ``patch_embed.*`` but nothing else); the
+output holds only the backbone weights. A whole detector / segmentor file (a
+released LITv2 RetinaNet, Mask R-CNN or Semantic FPN, ...): the whole model is
+converted (backbone, neck, heads), to load strictly into its config. Either
+way the output is ``state_dict`` and a ``meta`` entry naming the source.
+Converting is optional: ``init_cfg.checkpoint``, ``load_from`` and
+``tools/test.py`` take the official files directly.
 """
 import argparse
 import os
@@ -26,6 +31,7 @@ from mmfastervit.checkpoint import (  # noqa: E402
     extract_state_dict,
     read_checkpoint,
 )
+from mmfastervit.checkpoint.whole_model import whole_model_format  # noqa: E402
 from mmfastervit.cli import main_guard  # noqa: E402
 from mmfastervit.models import FasterViT, LITv2  # noqa: E402
 
@@ -41,7 +47,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     check_checkpoint(args.src, 'official checkpoint')
-    weights = extract_state_dict(read_checkpoint(args.src))
+    checkpoint = read_checkpoint(args.src)
+    whole = whole_model_format(checkpoint)
+    if whole is not None:
+        return convert_whole(args, checkpoint, whole)
+    weights = extract_state_dict(checkpoint)
     official = [cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)]
     if len(official) != 1:
         names = ', '.join(cls.__name__ for cls in (official or FAMILIES))
@@ -75,6 +85,20 @@ def main(argv=None) -> int:
     print(f'{fmt.family} variant: {" / ".join(variants) or "custom"}')
     for reason, keys in dropped.items():
         print(f'dropped {len(keys)} keys: {reason}')
+    return 0
+
+
+def convert_whole(args, checkpoint, fmt) -> int:
+    """A whole detector / segmentor: every key, not only the backbone's."""
+    if args.arch:
+        print('warning: --arch is for ImageNet files; a whole model file is converted '
+              'as it is (its config says the arch)', file=sys.stderr)
+    weights, lines = fmt.convert(checkpoint)
+    os.makedirs(os.path.dirname(os.path.abspath(args.dst)), exist_ok=True)
+    meta = dict(source=os.path.basename(args.src), converted_from=fmt.name)
+    torch.save(dict(state_dict=weights, meta=meta), args.dst)
+    print(f'wrote {len(weights)} tensors (the whole model) to {args.dst}')
+    print('\n'.join(lines))
     return 0
 
 

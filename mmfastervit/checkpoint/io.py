@@ -156,12 +156,15 @@ def _mmengine_local_loader(filename: str, map_location=None):
     checkpoint = load_checkpoint_file(filename, map_location)
     if not isinstance(checkpoint, Mapping):
         raise _not_a_dict(filename, checkpoint)
-    return checkpoint
+    from .whole_model import convert_whole_model  # it reads files through this module
+    return convert_whole_model(checkpoint, filename)
 
 
 def register_mmengine_loader() -> None:
     """Make mmengine read local checkpoint files through
-    :func:`load_checkpoint_file` (same weights-only safety, clear errors)."""
+    :func:`load_checkpoint_file` (same weights-only safety, clear errors),
+    whole official detector / segmentor files converted to our layout
+    (:mod:`.whole_model`)."""
     from mmengine.runner import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', force=True)(_mmengine_local_loader)
 

@@ -43,13 +43,58 @@ def _output_norm_keys(model: nn.Module) -> List[str]:
     return [k for k in model.state_dict() if re.match(r'norm\d\.', k)]
 
 
+def _norms(keys) -> List[int]:
+    return sorted({int(m[1]) for k in keys if (m := re.match(r'norm(\d)\.', k))})
+
+
+def _norm_keys_only(keys) -> bool:
+    return all(re.match(r'norm\d\.', k) for k in keys)
+
+
+def output_norm_hint(model_keys, file_keys) -> str:
+    """How to make the model's output norms those of a file that has some
+    (``''`` if they agree or the file has none, as an ImageNet file)."""
+    ours, theirs = _norms(model_keys), _norms(file_keys)
+    if not theirs or ours == theirs:
+        return ''
+    return (f'; the file\'s backbone has output norms on stages {theirs}, this one on '
+            f'{ours}: set model.backbone.out_norm_indices={tuple(theirs)}')
+
+
+def check_backbone_part(model: nn.Module, state_dict: Mapping[str, Tensor],
+                        prefix: str) -> None:
+    """Refuse to load the ``prefix`` part of a whole model's weights into its
+    backbone ``model`` unless it fills the backbone exactly (in our layout,
+    every tensor, same shapes, nothing else): a half-loaded backbone gives
+    wrong outputs silently. Weights with no ``prefix`` key are not checked."""
+    part = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if not part:
+        return
+    fmt, name = model.checkpoint_format, prefix.rstrip('.')
+    if fmt.is_official(part):
+        raise CheckpointMismatchError(
+            f'the {name} weights being loaded are in the official {fmt.family} layout: load '
+            'the file through our tools (or call mmfastervit.cli.setup_env() first), which '
+            'convert it on the fly, or convert it once with tools/convert_official_checkpoint.py')
+    fit = state_dict_fit(model.state_dict(), part)
+    if fit.missing or fit.unexpected or fit.mismatched:
+        found = [f'{len(keys)} {what} (e.g. {keys[0]})' for what, keys in (
+            ('missing', fit.missing), ('unexpected', fit.unexpected),
+            ('with other shapes', fit.mismatched)) if keys]
+        raise CheckpointMismatchError(
+            f'the {name} weights being loaded do not fill this {fmt.family}: '
+            f'{", ".join(found)}{output_norm_hint(model.state_dict(), part)}; '
+            'load the file of this config\'s model (a backbone is never loaded in part)')
+
+
 def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: str) -> List[str]:
     """Raise :class:`CheckpointMismatchError` unless ``weights`` fill every
     tensor of ``model`` but its output norms with the right shapes. Returns
     the model keys the file does not fill."""
     fmt = model.checkpoint_format
     expected = model.state_dict()
-    allowed_new = set(_output_norm_keys(model))
+    # fresh output norms are fine for an ImageNet file, not for one that has trained ones
+    allowed_new = set() if _norms(weights) else set(_output_norm_keys(model))
     fit = state_dict_fit(expected, weights)
     missing, unexpected, mismatched = fit.missing, fit.unexpected, fit.mismatched
     bad_missing = [k for k in missing if k not in allowed_new]
@@ -62,6 +107,11 @@ def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: st
                 details.append(f'  {title} ({len(keys)}): {"; ".join(keys[:5])}'
                                + (' ...' if len(keys) > 5 else ''))
         variants = fmt.matching_variants(weights)
+        norms = output_norm_hint(expected, weights)
+        if norms and not mismatched and _norm_keys_only(bad_missing + unexpected):
+            raise CheckpointMismatchError(
+                f'checkpoint {source} has the structure of this {fmt.family} but other output '
+                f'norms ({"; ".join(details).strip()}){norms}')
         if arch in variants:  # same variant: an override changed the structure
             hint = (f'The file holds variant {arch!r} as released; an override of this '
                     f'backbone ({fmt.override_hint}) changed its structure: drop it, ')
@@ -73,7 +123,7 @@ def check_compatible(model: nn.Module, weights: Mapping[str, Tensor], source: st
             f'checkpoint {source} does not match this {fmt.family} (arch {arch!r}).\n'
             f'  expected: {fmt.describe(expected)}\n'
             f'  found:    {fmt.describe(weights)}\n' + '\n'.join(details) +
-            f'\n{hint}or the file for arch {arch!r}.')
+            f'\n{hint}or the file for arch {arch!r}{norms}.')
     return missing
 
 

@@ -69,15 +69,6 @@ def test_broken_checkpoint_through_init_cfg(tmp_path, kind):
     assert says in str(err.value) and str(path) in str(err.value)
 
 
-@pytest.fixture
-def tools_environment(monkeypatch):
-    """What our tools set up (:func:`mmfastervit.cli.setup_env`), undone after
-    the test: mmengine's table of loaders is restored."""
-    from mmfastervit.cli import setup_env
-    monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
-    setup_env()
-
-
 @pytest.mark.parametrize('kind', [k for k in BROKEN if k != 'not-a-dict'])
 def test_broken_checkpoint_through_mmengine(tmp_path, kind, tools_environment):
     """mmengine's loader, as our tools set it up (load_from, --resume,

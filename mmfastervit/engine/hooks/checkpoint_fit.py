@@ -3,13 +3,14 @@ does not fill it (a backbone-only ImageNet file, another config's model)
 instead of evaluating random weights after a page of key warnings."""
 from __future__ import annotations
 
-from collections import Counter
 from typing import Mapping
 
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
 
 from ...checkpoint import CheckpointMismatchError, state_dict_fit, state_dict_of
+from ...checkpoint.loading import output_norm_hint
+from ...checkpoint.whole_model import BACKBONE, groups
 from ...errors import TRAINED
 
 
@@ -19,11 +20,6 @@ def _bare_model(model):
     while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
         model = model.module
     return model
-
-
-def _groups(keys) -> str:
-    counts = Counter(k.split('.')[0] for k in keys)
-    return ', '.join(f'{name} ({n})' for name, n in counts.most_common())
 
 
 class CheckpointFitsModelHook(Hook):
@@ -51,9 +47,11 @@ class CheckpointFitsModelHook(Hook):
         found = []
         if missing:
             found.append(f'{len(missing)} of the model\'s {len(expected)} tensors are not in '
-                         f'it: {_groups(missing)}')
+                         f'it: {groups(missing)}')
         if other:
             found.append(f'{len(other)} have other shapes, e.g. {"; ".join(other[:2])}')
+        norms = output_norm_hint(*([k[len(BACKBONE):] for k in keys if k.startswith(BACKBONE)]
+                                   for keys in (expected, weights)))
         raise CheckpointMismatchError(
             f'checkpoint {self.path} does not fit the model of {self.config}: '
-            f'{"; ".join(found)}. To fix: {fix}')
+            f'{"; ".join(found)}{norms}. To fix: {fix}')

@@ -4,7 +4,8 @@ mmdet / mmseg, training modes, input checks and pretrained loading.
 A family (FasterViT, LITv2) builds ``self.stem`` and ``self.stages`` (each stage
 a module with a ``downsample`` attribute, None for the last) and calls
 :meth:`PyramidBackbone._finish`. The feature of stage ``i`` is its output
-before its downsampler, through a fresh channel LayerNorm ``norm{i}``.
+before its downsampler, through a fresh channel LayerNorm ``norm{i}`` (or
+raw, for stages left out of ``out_norm_indices``).
 """
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ class PyramidBackbone(BaseModule):
             ImageNet file or one of ours, through :mod:`mmfastervit.checkpoint`.
         pretrained: deprecated, as in mmdet / mmseg: a path stands for
             ``init_cfg=dict(type='Pretrained', checkpoint=path)``.
+        out_norm_indices: the outputs that go through their own norm
+            ``norm{i}`` (None: all of ``out_indices``); the others are returned
+            raw, e.g. ``(1, 2, 3)`` for LITv2's released detectors, whose
+            stage-0 feature reaches the FPN without a norm.
     """
 
     #: the family's released variants: name -> architecture fields (the
@@ -107,7 +112,8 @@ class PyramidBackbone(BaseModule):
     def __init__(self, in_channels: int = 3, out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1, norm_eval: bool = False,
                  check_finite: bool = False, init_cfg: Optional[dict] = None,
-                 pretrained: Optional[str] = None) -> None:
+                 pretrained: Optional[str] = None,
+                 out_norm_indices: Optional[Sequence[int]] = None) -> None:
         super().__init__(init_cfg=pretrained_init_cfg(pretrained, init_cfg, type(self).__name__))
         out_indices = (out_indices,) if isinstance(out_indices, int) else out_indices
         if not isinstance(out_indices, (list, tuple)) or not all(
@@ -122,6 +128,12 @@ class PyramidBackbone(BaseModule):
                              f'0..{NUM_STAGES - 1}, got {out_indices}')
         if not -1 <= frozen_stages <= NUM_STAGES:
             raise ValueError(f'frozen_stages must be in -1..{NUM_STAGES}, got {frozen_stages}')
+        norms = self.out_indices if out_norm_indices is None else tuple(out_norm_indices)
+        self.out_norm_indices = tuple(sorted({i % NUM_STAGES for i in norms}))
+        if not set(self.out_norm_indices) <= set(self.out_indices) or len(
+                self.out_norm_indices) != len(norms):
+            raise ValueError(f'out_norm_indices must be distinct stages of out_indices '
+                             f'{self.out_indices} (or None for all of them), got {norms}')
         self.in_channels = in_channels
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -138,7 +150,7 @@ class PyramidBackbone(BaseModule):
         """Add the output norms and apply ``frozen_stages``; call at the end
         of ``__init__`` once ``stem`` and ``stages`` exist."""
         self.num_features = tuple(widths)
-        for i in self.out_indices:
+        for i in self.out_norm_indices:
             self.add_module(f'norm{i}', LayerNorm2d(widths[i], eps=norm_eps))
         self._freeze_stages()
 
@@ -157,8 +169,10 @@ class PyramidBackbone(BaseModule):
         last = self.out_indices[-1]  # the stages after it would feed nothing
         for i, stage in enumerate(self.stages[:last + 1]):
             x = stage(x)
-            if i in self.out_indices:
+            if i in self.out_norm_indices:
                 outs.append(getattr(self, f'norm{i}')(x).contiguous())
+            elif i in self.out_indices:
+                outs.append(x.contiguous())
             if i < last:
                 x = stage.downsample(x)
         if self.training and last < len(self.stages) - 1:
@@ -182,7 +196,7 @@ class PyramidBackbone(BaseModule):
         frozen = [self.stem] if self.frozen_stages >= 0 else []
         for i in range(self.frozen_stages):
             frozen.append(self.stages[i])
-            if i in self.out_indices:
+            if i in self.out_norm_indices:
                 frozen.append(getattr(self, f'norm{i}'))
         for module in frozen:
             module.eval()
@@ -220,6 +234,12 @@ class PyramidBackbone(BaseModule):
         self.apply(self.init_module)
         with _one_line_init_report(self):
             super().init_weights()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        if prefix:  # part of a whole model's weights: all of the backbone or an error
+            from ...checkpoint.loading import check_backbone_part
+            check_backbone_part(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @staticmethod
     def init_module(m: nn.Module) -> None:

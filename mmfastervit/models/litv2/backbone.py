@@ -33,9 +33,9 @@ class LITv2(PyramidBackbone):
     Returns one ``(B, embed_dims * 2**i, H_i, W_i)`` map per stage in
     ``out_indices`` at strides 4, 8, 16, 32 (``H_0 = ceil(H / 4)``, then
     ``H_{i+1} = floor(H_i / 2)`` as the deformable downsampling floors), each
-    through its own channel LayerNorm. Stages 0-1 are FFN-only; stages 2-3
-    use HiLo attention, which pads to its window with zeros unmasked, as the
-    official model does.
+    through its own channel LayerNorm (those in ``out_norm_indices``).
+    Stages 0-1 are FFN-only; stages 2-3 use HiLo attention, which pads to its
+    window with zeros unmasked, as the official model does.
 
     Args:
         arch: ``'s'``, ``'m'``, ``'b'`` (or ``'LITv2-S'``, ``'litv2_s'``...)
@@ -48,8 +48,9 @@ class LITv2(PyramidBackbone):
             ``'deform_conv2d'`` (torchvision's kernel); equal to float rounding.
         norm_cfg: batch-norm type of the DTMs (e.g. ``SyncBN``).
         with_cp: activation checkpointing of every block while training.
-        in_channels, out_indices, frozen_stages, norm_eval (the DTMs' batch
-            norms), check_finite, init_cfg, pretrained: as in :class:`PyramidBackbone`.
+        in_channels, out_indices, out_norm_indices, frozen_stages, norm_eval
+            (the DTMs' batch norms), check_finite, init_cfg, pretrained: as in
+            :class:`PyramidBackbone`.
     """
 
     arch_zoo = arch_zoo
@@ -72,15 +73,16 @@ class LITv2(PyramidBackbone):
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  check_finite: bool = False,
                  init_cfg: Optional[dict] = None,
-                 pretrained: Optional[str] = None) -> None:
+                 pretrained: Optional[str] = None,
+                 out_norm_indices: Optional[Sequence[int]] = None) -> None:
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval,
-                         check_finite, init_cfg, pretrained)
+                         check_finite, init_cfg, pretrained, out_norm_indices)
         self.arch: LITv2Arch = self.resolve_arch(
             arch, local_ws=local_ws, alpha=alpha, drop_path_rate=drop_path_rate)
         a = self.arch
 
         self.stem = PatchStem(in_channels, a.embed_dims)
-        dpr = torch.linspace(0, a.drop_path_rate, sum(a.depths)).tolist()
+        dpr = torch.linspace(0, a.drop_path_rate, sum(a.depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         for i, (dim, depth) in enumerate(zip(a.widths, a.depths)):
             attention = i in ATTENTION_STAGES
