@@ -3,11 +3,15 @@
     python tools/convert_official_checkpoint.py fastervit_2_224_1k.pth.tar \
         checkpoints/fastervit_2_in1k_mmfastervit.pth [--arch 2]
     python tools/convert_official_checkpoint.py litv2_s.pth checkpoints/litv2_s_mmfastervit.pth
+    python tools/convert_official_checkpoint.py DINO_4scale_faster_vit_4_21k_224_ms_coco.pth \
+        checkpoints/dino_4scale_fastervit_4_21k_224_mmdet.pth
 
 The family (FasterViT or LITv2) is recognised from the file's keys: the two
 official layouts share ``patch_embed.*`` but nothing else. The output holds only the
 backbone weights (``state_dict``) and a ``meta`` entry naming the source, the
-family and the variant. Converting is optional: configs may also point
+family and the variant. A whole detector of NVIDIA's DINO code becomes a checkpoint of
+mmdet's DINO for configs/dino_4scale_fastervit_*.py (``state_dict`` and ``meta``).
+Converting backbones is optional: configs may also point
 ``init_cfg.checkpoint`` at the official file directly.
 """
 import argparse
@@ -26,6 +30,7 @@ from mmfastervit.checkpoint import (  # noqa: E402
     extract_state_dict,
     read_checkpoint,
 )
+from mmfastervit.checkpoint.dino import convert_official_dino, is_official_dino  # noqa: E402
 from mmfastervit.cli import main_guard  # noqa: E402
 from mmfastervit.models import FasterViT, LITv2  # noqa: E402
 
@@ -41,7 +46,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     check_checkpoint(args.src, 'official checkpoint')
-    weights = extract_state_dict(read_checkpoint(args.src))
+    obj = read_checkpoint(args.src)
+    if is_official_dino(obj):
+        weights, report = convert_official_dino(obj)
+        os.makedirs(os.path.dirname(os.path.abspath(args.dst)), exist_ok=True)
+        torch.save(dict(state_dict=weights, meta=dict(source=os.path.basename(args.src),
+                                                      format='NVIDIA DINO')), args.dst)
+        print('\n'.join([f'wrote {args.dst}', *report]))
+        return 0
+    weights = extract_state_dict(obj)
     official = [cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)]
     if len(official) != 1:
         names = ', '.join(cls.__name__ for cls in (official or FAMILIES))

@@ -105,7 +105,7 @@ class FasterViT(PyramidBackbone):
         pad = window_padding == 'every_stage'
 
         self.stem = Stem(in_channels, a.in_dim, a.dim, norm_cfg)
-        dpr = torch.linspace(0, a.drop_path_rate, sum(a.depths)).tolist()
+        dpr = torch.linspace(0, a.drop_path_rate, sum(a.depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         for i, (dim, depth) in enumerate(zip(a.widths, a.depths)):
             stage_dpr = dpr[sum(a.depths[:i]):sum(a.depths[:i + 1])]
