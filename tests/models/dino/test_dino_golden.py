@@ -67,12 +67,17 @@ def max_err(a, b):
 def test_dino_matches_the_official_detector(detector, name):
     case = torch.load(golden(name), weights_only=True)
     inputs, samples = batch(case)
-    with torch.no_grad():
-        feats = detector.backbone(inputs)
-        head_inputs = detector.forward_transformer(detector.neck(feats), samples)
-        logits, boxes = detector.bbox_head(head_inputs['hidden_states'],
-                                           head_inputs['references'])
-        results = detector.predict(inputs, samples, rescale=False)
+    # one pass of mmdet's own predict; the backbone's and the head's outputs on the way
+    seen = {}
+    hooks = [m.register_forward_hook(lambda mod, args, out, key=key: seen.setdefault(key, out))
+             for key, m in [('feats', detector.backbone), ('head', detector.bbox_head)]]
+    try:
+        with torch.no_grad():
+            results = detector.predict(inputs, samples, rescale=False)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    feats, (logits, boxes) = seen['feats'], seen['head']
 
     assert len(feats) == len(case['backbone_features']) == 3
     for i, (ours, theirs) in enumerate(zip(feats, case['backbone_features'])):
