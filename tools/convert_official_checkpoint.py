@@ -5,14 +5,18 @@
     python tools/convert_official_checkpoint.py litv2_s.pth checkpoints/litv2_s_mmfastervit.pth
     python tools/convert_official_checkpoint.py mask_rcnn_litv2_s_fpn_1x_coco.pth \
         checkpoints/mask_rcnn_litv2_s.pth
+    python tools/convert_official_checkpoint.py DINO_4scale_faster_vit_4_21k_224_ms_coco.pth \
+        checkpoints/dino_4scale_fastervit_4_21k_224_mmdet.pth
 
 An ImageNet file: the family (FasterViT or LITv2) is recognised from the file's
 keys (the two official layouts share ``patch_embed.*`` but nothing else); the
 output holds only the backbone weights. A whole detector / segmentor file (a
 released LITv2 RetinaNet, Mask R-CNN or Semantic FPN, ...): the whole model is
-converted (backbone, neck, heads), to load strictly into its config. Either
-way the output is ``state_dict`` and a ``meta`` entry naming the source.
-Converting is optional: ``init_cfg.checkpoint``, ``load_from`` and
+converted (backbone, neck, heads), to load strictly into its config; so is a
+whole detector of NVIDIA's DINO code (for configs/dino_4scale_fastervit_*.py:
+keys renamed, the 91 category-id class rows mapped to mmdet's 80 labels, the
+shared decoder heads copied per layer). Either way the output is ``state_dict``
+and a ``meta`` entry naming the source. Converting is optional: ``init_cfg.checkpoint``, ``load_from`` and
 ``tools/test.py`` take the official files directly.
 """
 import argparse

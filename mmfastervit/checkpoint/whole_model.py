@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
+from .dino import convert_official_dino, is_official_dino
 from .errors import CheckpointMismatchError
 from .format import CheckpointFormat, family_of
 from .io import state_dict_of
@@ -81,6 +82,8 @@ def convert_official_backbone_model(checkpoint: Mapping) -> Converted:
 
 #: the whole-model formats, tried in order (the generic official-backbone one last)
 WHOLE_MODEL_FORMATS: List[WholeModelFormat] = [
+    WholeModelFormat("NVIDIA's DINO-FasterViT detector", is_official_dino,
+                     convert_official_dino),
     WholeModelFormat('official backbone in a detector / segmentor',
                      is_official_backbone_model, convert_official_backbone_model),
 ]

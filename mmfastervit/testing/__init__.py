@@ -7,5 +7,6 @@
 - ``train_modes``, ``backbone_checks``: checks every backbone family passes
   (frozen stages, norm eval, checkpointing);
 - ``mm_batches``: training batches for real mmdet / mmseg models;
+- ``dino``: the DINO configs at the size of a golden detector (``tests/data/dino_golden``);
 - ``tool_runs``: running the checkout's tools as subprocesses.
 """

@@ -2,13 +2,14 @@
 import torch
 
 
-def det_loss_step(model, num_classes: int = 80):
+def det_loss_step(model, num_classes: int = 80, sizes=((320, 416), (288, 352))):
     """Forward + backward of a detector in train mode on two differently sized
-    images with boxes and masks; returns ``(packed inputs, loss, log_vars)``."""
+    images (``sizes``, (H, W) each) with boxes and masks; returns
+    ``(packed inputs, loss, log_vars)``."""
     from mmdet.testing import demo_mm_inputs
 
     torch.manual_seed(0)
-    packed = demo_mm_inputs(2, [[3, 320, 416], [3, 288, 352]], num_items=[3, 2],
+    packed = demo_mm_inputs(2, [[3, *hw] for hw in sizes], num_items=[3, 2],
                             with_mask=True, num_classes=num_classes)
     data = model.data_preprocessor(packed, training=True)
     loss, log_vars = model.parse_losses(model(**data, mode='loss'))

@@ -14,6 +14,7 @@ import logging
 from typing import Any, ClassVar, Iterator, Mapping, Optional, Sequence, Tuple
 
 import torch
+from mmcv.cnn import build_norm_layer
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from timm.layers import LayerNorm2d, trunc_normal_
@@ -146,12 +147,16 @@ class PyramidBackbone(BaseModule):
         (used by the tools' preflight before anything is built)."""
         raise NotImplementedError
 
-    def _finish(self, widths: Sequence[int], norm_eps: float = 1e-6) -> None:
-        """Add the output norms and apply ``frozen_stages``; call at the end
-        of ``__init__`` once ``stem`` and ``stages`` exist."""
+    def _finish(self, widths: Sequence[int], norm_eps: float = 1e-6,
+                out_norm_cfg: Optional[dict] = None) -> None:
+        """Add the output norms (channel LayerNorms, or ``out_norm_cfg``'s
+        type, e.g. ``dict(type='BN')``) and apply ``frozen_stages``; call at
+        the end of ``__init__`` once ``stem`` and ``stages`` exist."""
         self.num_features = tuple(widths)
         for i in self.out_norm_indices:
-            self.add_module(f'norm{i}', LayerNorm2d(widths[i], eps=norm_eps))
+            norm = (LayerNorm2d(widths[i], eps=norm_eps) if out_norm_cfg is None
+                    else build_norm_layer(out_norm_cfg, widths[i])[1])
+            self.add_module(f'norm{i}', norm)
         self._freeze_stages()
 
     # ------------------------------------------------------------------ run

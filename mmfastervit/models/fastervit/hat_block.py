@@ -70,9 +70,10 @@ class CarrierTokenBlock(TransformerLayer):
     """The global path: attention among all CTs of an image (``(B*Hc*Wc, C)``
     in CT-grid order), after adding an absolute position term over the CT grid."""
 
-    def __init__(self, dim: int, num_heads: int, **kwargs) -> None:
+    def __init__(self, dim: int, num_heads: int, position_over_cells: bool = False,
+                 **kwargs) -> None:
         super().__init__(dim, num_heads, **kwargs)
-        self.pos_embed = AbsolutePosition(dim)
+        self.pos_embed = AbsolutePosition(dim, over_cells=position_over_cells)
 
     def forward(self, ct: Tensor, layout: TokenLayout) -> Tensor:
         hw = layout.ct_hw
@@ -87,16 +88,18 @@ class HATBlock(nn.Module):
 
     ``propagate`` (last block of a stage) adds to every pixel its window's
     nearest CT, scaled by the CT path's first layer scale, before the stage
-    drops the CTs.
+    drops the CTs. ``position_over_cells``: the absolute position terms use
+    the coordinates of NVIDIA's DINO detection code (:class:`AbsolutePosition`).
     """
 
     def __init__(self, dim: int, num_heads: int, window: int,
                  with_carriers: bool = False, propagate: bool = False,
-                 **layer_kwargs) -> None:
+                 position_over_cells: bool = False, **layer_kwargs) -> None:
         super().__init__()
         self.window = window
-        self.pos_embed = AbsolutePosition(dim)
-        self.carrier = (CarrierTokenBlock(dim, num_heads, **layer_kwargs)
+        self.pos_embed = AbsolutePosition(dim, over_cells=position_over_cells)
+        self.carrier = (CarrierTokenBlock(dim, num_heads, position_over_cells,
+                                          **layer_kwargs)
                         if with_carriers else None)
         self.local = TransformerLayer(dim, num_heads, **layer_kwargs)
         self.propagate = propagate and with_carriers

@@ -18,11 +18,13 @@ from ...utils.compat import at_least, is_tracing
 from ..common.eval_cache import EvalCache
 
 
-def _absolute_coords(h, w, device: torch.device) -> Tensor:
+def _absolute_coords(h, w, device: torch.device, over_cells: bool = False) -> Tensor:
     """``(h * w, 2)`` (row, col) of each cell, each axis mapped by
-    ``(i - n // 2) / (n // 2)`` (so -1 at the first cell)."""
+    ``(i - n // 2) / (n // 2)`` (so -1 at the first cell). ``over_cells``:
+    ``n`` is the number of cells ``h * w`` on both axes, the rule of NVIDIA's
+    DINO detection code (its coordinates then span about [-1, -1 + 2/w])."""
     def axis(n):
-        half = n // 2
+        half = (h * w if over_cells else n) // 2
         return (torch.arange(n, device=device) - half) / at_least(half, 1)
 
     return torch.stack(torch.meshgrid(axis(h), axis(w), indexing='ij'), -1).view(-1, 2)
@@ -56,10 +58,10 @@ log_relative_coords = functools.lru_cache(maxsize=64)(_log_relative_coords)
 relative_index = functools.lru_cache(maxsize=16)(_relative_index)
 
 
-def _table(cached, uncached, h, w, device: torch.device) -> Tensor:
+def _table(cached, uncached, h, w, device: torch.device, *args) -> Tensor:
     """A coordinate table: from its per-shape cache in eager mode, built in
     the graph from symbolic sizes while tracing (never a cache keyed on them)."""
-    return (uncached if is_tracing() else cached)(h, w, device)
+    return (uncached if is_tracing() else cached)(h, w, device, *args)
 
 
 class CoordinateMLP(EvalCache):
@@ -80,16 +82,18 @@ class CoordinateMLP(EvalCache):
 
 
 class AbsolutePosition(CoordinateMLP):
-    """Learned absolute position term of every cell of an ``h x w`` grid."""
+    """Learned absolute position term of every cell of an ``h x w`` grid
+    (``over_cells``: coordinates as :func:`_absolute_coords` says)."""
 
-    def __init__(self, dim: int, hidden: int = 512) -> None:
+    def __init__(self, dim: int, hidden: int = 512, over_cells: bool = False) -> None:
         super().__init__(dim, hidden)
+        self.over_cells = over_cells
 
     def forward(self, h: int, w: int) -> Tensor:
         """``(h * w, dim)``, to be added to the grid's tokens."""
         device = self.mlp[0].weight.device
         return self.cached((h, w), lambda: self.run_mlp(
-            _table(absolute_coords, _absolute_coords, h, w, device)))
+            _table(absolute_coords, _absolute_coords, h, w, device, self.over_cells)))
 
 
 class RelativePositionBias(CoordinateMLP):

@@ -1,5 +1,9 @@
 """FasterViT stages: a stack of blocks at one resolution, then an optional
-downsampler (kept separate so the pyramid feature is the pre-downsample map)."""
+downsampler (kept separate so the pyramid feature is the pre-downsample map).
+
+``pad_to`` gives the DINO fork's rule (``window_padding='every_stage'``): the
+stage zero-pads its input at the bottom/right to a multiple of ``pad_to``,
+runs its blocks on the padded map, unmasked, and crops the result back."""
 from __future__ import annotations
 
 from typing import Iterator, Optional, Sequence
@@ -13,17 +17,29 @@ from .carrier_tokens import CarrierTokenizer
 from .conv_blocks import ConvBlock, Downsample
 from .hat_block import HATBlock
 from .tokens import dense_layout, to_map, to_tokens, token_layout
-from .windows import WindowGrid
+from .windows import WindowGrid, pad_to_grid
 
 
 class _Stage(nn.Module):
-    def __init__(self, dim: int, downsample: bool, with_cp: bool) -> None:
+    def __init__(self, dim: int, downsample: bool, with_cp: bool,
+                 pad_to: Optional[int] = None) -> None:
         super().__init__()
         self.downsample = Downsample(dim) if downsample else None
         self.with_cp = with_cp
+        self.pad_to = pad_to
 
     def _run(self, block: nn.Module, *args):
         return run_block(block, *args, with_cp=self.with_cp)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(B, C, H, W)`` -> ``(B, C, H, W)``."""
+        if self.pad_to is None:
+            return self.run_blocks(x)
+        h, w = x.shape[-2:]
+        return self.run_blocks(pad_to_grid(x, WindowGrid(h, w, self.pad_to)))[..., :h, :w]
+
+    def run_blocks(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
 
 
 class ConvStage(_Stage):
@@ -31,12 +47,13 @@ class ConvStage(_Stage):
 
     def __init__(self, dim: int, depth: int, drop_path: Sequence[float],
                  layer_scale: Optional[float] = None, norm_cfg: dict = dict(type='BN'),
-                 downsample: bool = True, with_cp: bool = False) -> None:
-        super().__init__(dim, downsample, with_cp)
+                 downsample: bool = True, with_cp: bool = False,
+                 pad_to: Optional[int] = None) -> None:
+        super().__init__(dim, downsample, with_cp, pad_to)
         self.blocks = nn.ModuleList(
             ConvBlock(dim, layer_scale, drop_path[i], norm_cfg) for i in range(depth))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def run_blocks(self, x: Tensor) -> Tensor:
         for block in self.blocks:
             x = self._run(block, x)
         return x
@@ -59,8 +76,9 @@ class HATStage(_Stage):
                  do_propagation: bool = False, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, layer_scale: Optional[float] = None,
                  attn_drop: float = 0.0, drop: float = 0.0,
-                 downsample: bool = True, with_cp: bool = False) -> None:
-        super().__init__(dim, downsample, with_cp)
+                 downsample: bool = True, with_cp: bool = False,
+                 pad_to: Optional[int] = None, position_over_cells: bool = False) -> None:
+        super().__init__(dim, downsample, with_cp, pad_to)
         if use_hat and ct_size > window:
             raise ValueError(f'ct_size {ct_size} is larger than the window size '
                              f'{window}: each window needs room for its '
@@ -71,12 +89,13 @@ class HATStage(_Stage):
         self.blocks = nn.ModuleList(
             HATBlock(dim, num_heads, window, with_carriers=use_hat,
                      propagate=do_propagation and i == depth - 1,
+                     position_over_cells=position_over_cells,
                      mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
                      layer_scale=layer_scale, drop_path=drop_path[i],
                      attn_drop=attn_drop, drop=drop)
             for i in range(depth))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def run_blocks(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         grid = WindowGrid(h, w, self.window)
         # Tracing (export, compile): sizes are symbolic, so the layout keeps
