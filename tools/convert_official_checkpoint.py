@@ -16,8 +16,9 @@ converted (backbone, neck, heads), to load strictly into its config; so is a
 whole detector of NVIDIA's DINO code (for configs/dino_4scale_fastervit_*.py:
 keys renamed, the 91 category-id class rows mapped to mmdet's 80 labels, the
 shared decoder heads copied per layer). Either way the output is ``state_dict``
-and a ``meta`` entry naming the source. Converting is optional: ``init_cfg.checkpoint``, ``load_from`` and
-``tools/test.py`` take the official files directly.
+and a ``meta`` entry naming the source. Converting is optional:
+``init_cfg.checkpoint``, ``load_from`` and ``tools/test.py`` take the official
+files directly.
 """
 import argparse
 import os

@@ -15,9 +15,10 @@ def test_convert_tool_writes_an_mmdet_dino_checkpoint(tmp_path, run_tool):
     res = run_tool('tools/convert_official_checkpoint.py',
                    os.path.join(DINO_GOLDEN, 'tiny_local', 'weights.pth'), dst)
     assert res.returncode == 0, res.stderr
-    assert f'wrote {dst}' in res.stdout and 'copied into branches 0..1' in res.stdout
+    assert f'(the whole model) to {dst}' in res.stdout
+    assert 'copied into branches 0..1' in res.stdout
     saved = torch.load(dst, weights_only=True)
-    assert saved['meta']['format'] == 'NVIDIA DINO'
+    assert saved['meta']['converted_from'] == "NVIDIA's DINO-FasterViT detector"
     cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'dino_4scale_fastervit_4_21k_224.py'))
     model = build_detector(shrink_dino(cfg.model, golden_arch('tiny_local')))
     load_checkpoint(model, str(dst), strict=True, logger='silent')
