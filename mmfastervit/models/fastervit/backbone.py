@@ -57,8 +57,8 @@ class FasterViT(PyramidBackbone):
             LayerNorm (eps 1e-6); ``dict(type='BN')``: BatchNorm2d, as in the
             DINO detection code.
         with_cp: activation checkpointing of every block while training.
-        in_channels, out_indices, frozen_stages, norm_eval, check_finite,
-            init_cfg, pretrained: as in :class:`PyramidBackbone`.
+        in_channels, out_indices, out_norm_indices, frozen_stages, norm_eval,
+            check_finite, init_cfg, pretrained: as in :class:`PyramidBackbone`.
     """
 
     arch_zoo = arch_zoo
@@ -83,6 +83,7 @@ class FasterViT(PyramidBackbone):
                  window_padding: str = 'masked',
                  window_position: str = 'axis',
                  out_norm_cfg: Optional[dict] = None,
+                 out_norm_indices: Optional[Sequence[int]] = None,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
@@ -90,7 +91,7 @@ class FasterViT(PyramidBackbone):
                  init_cfg: Optional[dict] = None,
                  pretrained: Optional[str] = None) -> None:
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval,
-                         check_finite, init_cfg, pretrained)
+                         check_finite, init_cfg, pretrained, out_norm_indices)
         self.arch: FasterViTArch = self.resolve_arch(
             arch, window_size=window_size, ct_size=ct_size, hat=hat,
             drop_path_rate=drop_path_rate, layer_scale=layer_scale)

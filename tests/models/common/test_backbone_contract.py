@@ -151,6 +151,26 @@ def test_out_indices_forms_and_all_stages_frozen(name):
     assert not any(m.training for m in [model.stem, *model.stages])
 
 
+@family
+def test_out_norm_indices_leave_the_other_outputs_raw(name):
+    """``out_norm_indices=(1, 2, 3)`` (the released LITv2 detectors): stage
+    0 comes out raw, the same tensor as before its norm in the default
+    model; the other outputs are unchanged."""
+    torch.manual_seed(0)
+    full = build(name).eval()
+    part = build(name, out_norm_indices=(1, 2, 3)).eval()
+    assert not hasattr(part, 'norm0')
+    part.load_state_dict({k: v for k, v in full.state_dict().items()
+                          if not k.startswith('norm0')})
+    seen = []
+    full.norm0.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        want, got = full(x), part(x)
+    assert torch.equal(got[0], seen[0])
+    assert all(torch.equal(a, b) for a, b in zip(want[1:], got[1:]))
+
+
 # ------------------------------------------------------------------- inputs
 @family
 def test_odd_size_batch_of_one_float64_and_deterministic_eval(name):
