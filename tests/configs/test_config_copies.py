@@ -54,3 +54,28 @@ def test_unknown_name_suggests_close_ones(tmp_path, capsys):
     with pytest.raises(ConfigError, match='no config named'):
         find_config('nothing_like_it')
     assert not list(tmp_path.iterdir())
+
+
+USER_CONFIG = """\
+_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+          './mmfastervit/_base_/fastervit_2.py']
+custom_imports = dict(imports=['mmfastervit'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(_base_.fastervit_2_backbone, _delete_=True, window_size=(7, 7, 7, 14)),
+    neck=dict(in_channels=[96, 192, 384, 768]))
+"""
+
+
+def test_user_config_builds_on_mmdet_and_a_copied_base(tmp_path):
+    """The README's own-project config: mmdet's recipe, our backbone base
+    copied beside it (no mmfastervit:: prefix), our backbone in mmdet's model."""
+    copy_config('cascade_fastervit_t', str(tmp_path / 'mmfastervit'))
+    (tmp_path / 'mask_rcnn_fastervit_2.py').write_text(USER_CONFIG)
+    cfg = Config.fromfile(str(tmp_path / 'mask_rcnn_fastervit_2.py'))
+    assert cfg.model.type == 'MaskRCNN' and cfg.train_cfg.max_epochs == 12  # mmdet's recipe
+    backbone = cfg.model.backbone
+    assert (backbone.type, backbone.arch, backbone.window_size) == ('FasterViT', '2',
+                                                                    (7, 7, 7, 14))
+    assert 'depth' not in backbone  # ResNet's arguments are gone
+    assert backbone.init_cfg.checkpoint == 'checkpoints/fastervit_2_224_1k.pth.tar'
+    assert cfg.model.neck.in_channels == [96, 192, 384, 768]
