@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Testing on a Slurm cluster through srun (tools/srun.sh), as mmdet's slurm_test.sh:
+#   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [GRES=gpu:8] [SRUN_ARGS=...] \
+#       bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py options]
+set -euo pipefail
+if [[ $# -lt 4 ]]; then
+    echo "usage: bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py options]" >&2
+    exit 2
+fi
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+exec bash "$HERE/srun.sh" "$1" "$2" "$HERE/test.py" "$3" "$4" "${@:5}"
