@@ -1,13 +1,15 @@
 """The main job on its embedded default: synthetic data -> train -> evaluate -> picture.
 
-    python tools/demo.py [coco|ade20k] [fastervit|litv2] [--work-dir DIR] [--data-root DIR]
+    python tools/demo.py [coco|ade20k] [fastervit|litv2|dino] [--work-dir DIR] [--data-root DIR]
 
 ``coco`` (default): Cascade Mask R-CNN with a small FasterViT on the synthetic
 COCO-layout dataset; prints COCO bbox and segm mAP (pycocotools).
 ``ade20k``: UPerNet with a small FasterViT on the synthetic ADE20K-layout
 dataset; prints mIoU, mAcc, aAcc (mmseg's IoU metric).
 The second argument picks the backbone family (default ``fastervit``);
-``coco litv2`` trains the same detector with a small LITv2.
+``coco litv2`` trains the same detector with a small LITv2; ``coco dino``
+trains a small DINO-4scale with the FasterViT backbone (NVIDIA's detector
+recipe) instead.
 
 Every step runs the project's own tools (tools/train.py, tools/test.py, ...),
 so this is also what a user does with real data.
@@ -26,7 +28,8 @@ sys.path.insert(0, ROOT)
 TASKS = {
     'coco': dict(
         config='configs/demo/cascade_{backbone}_synthetic_coco.py',
-        backbones=('fastervit', 'litv2'),
+        backbones=('fastervit', 'litv2', 'dino'),
+        configs=dict(dino='configs/demo/dino_fastervit_synthetic_coco.py'),
         data_root='data/synthetic_coco',
         make=['tools/make_synthetic_coco.py'],
         sample='val2017/000001000001.jpg'),
@@ -82,7 +85,8 @@ def main(argv=None) -> int:
     task = TASKS[args.task]
     if args.backbone not in task['backbones']:
         parser.error(f'the {args.task} demo has backbones {", ".join(task["backbones"])}')
-    config = task['config'].format(backbone=args.backbone)
+    config = task.get('configs', {}).get(args.backbone) or task['config'].format(
+        backbone=args.backbone)
     root = args.data_root or task['data_root']
     suffix = '' if args.backbone == 'fastervit' else f'_{args.backbone}'
     work_dir = args.work_dir or f'work_dirs/demo_{args.task}{suffix}'

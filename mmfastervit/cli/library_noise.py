@@ -2,7 +2,8 @@
 
 mmengine imports ``pkg_resources`` (setuptools then warns that it is
 deprecated, twice), mmdet's mask head copies a tensor the way torch warns
-about, and mmseg announces its own deprecations and defaults every time its
+about, its DETR-family layers (DINO) call ``torch.meshgrid`` without the
+``indexing`` argument, and mmseg announces its own deprecations and defaults every time its
 own configs use them; none says anything a user of this package can act on.
 Our tools ignore exactly these messages (:func:`mmfastervit.cli.setup_env`);
 every other warning shows.
@@ -13,6 +14,7 @@ import warnings
 LIBRARY_WARNINGS = [
     (r'pkg_resources is deprecated', UserWarning, ''),
     (r'To copy construct from a tensor', UserWarning, r'mmdet\.'),
+    (r'torch\.meshgrid: in an upcoming release', UserWarning, r'torch\.functional'),
     (r'``build_loss`` would be deprecated', UserWarning, r'mmseg\.'),
     (r'`reduce_zero_label` will be deprecated', UserWarning, r'mmseg\.'),
     (r'Default ``avg_non_ignore`` is False', UserWarning, r'mmseg\.'),
