@@ -48,7 +48,13 @@ def load_config(args: argparse.Namespace) -> Config:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if not osp.isfile(args.config):
         raise ConfigError(f'config file {args.config!r} does not exist')
-    cfg = Config.fromfile(args.config)
+    try:
+        cfg = Config.fromfile(args.config)
+    except (TypeError, KeyError, SyntaxError, ImportError) as err:
+        # mmengine's own words (e.g. a dict over a base's string: "set
+        # `_delete_=True`"), as one line with the file named
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f'{args.config} cannot be read: {first}') from err
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

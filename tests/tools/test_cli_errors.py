@@ -200,6 +200,17 @@ def test_tools_catch_a_wrong_litv2_arch_at_once(tmp_path):
     assert not (tmp_path / 'w').exists()
 
 
+def test_a_config_that_mmengine_cannot_merge_is_one_error_line(tmp_path):
+    """A dict over a base's string (here ``arch``) is mmengine's TypeError
+    with its fix (``_delete_=True``), shown as one line naming the file."""
+    config = tmp_path / 'mine.py'
+    config.write_text(f"_base_ = '{ROOT}/configs/cascade_fastervit_t.py'\n"
+                      "model = dict(backbone=dict(arch=dict(dim=32)))\n")
+    res = run_tool('tools/train.py', config, '--work-dir', tmp_path / 'w', timeout=300)
+    line = assert_one_error(res, f'{config} cannot be read', '_delete_=True')
+    assert 'arch' in line and not (tmp_path / 'w').exists()
+
+
 def test_demo_never_deletes_a_directory_it_did_not_make(tmp_path):
     data = tmp_path / 'my_real_coco'
     data.mkdir()
