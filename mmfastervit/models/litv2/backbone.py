@@ -105,9 +105,7 @@ class LITv2(PyramidBackbone):
         map (one image whose deepest maps are 1x1), naming the fixes."""
         b, _, h, w = x.shape
         h, w = -(-h // 4), -(-w // 4)  # the stem's output
-        for i, stage in enumerate(self.stages):
-            if stage.downsample is None:
-                break
+        for i, stage in enumerate(self.stages[:self.out_indices[-1]]):  # those run
             h, w = h // 2, w // 2
             norm = stage.downsample.norm
             if b * h * w == 1 and isinstance(norm, _BatchNorm) and norm.training:
