@@ -31,6 +31,14 @@ from mmengine.registry import FUNCTIONS, HOOKS
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+
+def _notice(message: str) -> None:
+    """One line on stderr from a signal handler. Not through ``logging``: the
+    signal may arrive while a log handler is writing, and re-entering its
+    buffered stream raises (``reentrant call inside BufferedWriter``); a raw
+    write to the file descriptor cannot."""
+    os.write(2, f'WARNING - {message}\n'.encode(errors='replace'))
+
 class TrainingStopped(SystemExit):
     """Raised to end the process after a stop signal (exit code ``128 + signal``)."""
 
@@ -105,15 +113,14 @@ class StopOnSignalHook(Hook):
             if self._writing and osp.exists(self._writing):
                 os.remove(self._writing)  # never leave a half-written checkpoint
             last = self._last_saved or 'none from this run'
-            print_log(f'{name} received again: stopping now without saving (last '
-                      f'checkpoint: {last})' if self._signal is not None else
-                      f'{name} received before the first iteration: nothing to save, stopping',
-                      logger='current', level=30)
+            _notice(f'{name} received again: stopping now without saving (last '
+                    f'checkpoint: {last})' if self._signal is not None else
+                    f'{name} received before the first iteration: nothing to save, stopping')
             raise TrainingStopped(128 + signum)
         self._signal = signum
-        print_log(f'{name} received: finishing iteration {runner.iter + 1}, then saving a '
-                  f'checkpoint to resume from (send {name} again to stop at once without '
-                  'saving)', logger='current', level=30)
+        _notice(f'{name} received: finishing iteration {runner.iter + 1}, then saving a '
+                f'checkpoint to resume from (send {name} again to stop at once without '
+                'saving)')
 
     # ----------------------------------------------------------- training
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
