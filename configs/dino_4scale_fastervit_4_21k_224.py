@@ -15,7 +15,7 @@
 # then `tools/test.py THIS_CONFIG checkpoints/dino_4scale_fastervit_4_21k_224_mmdet.pth`.
 _base_ = 'mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py'
 
-custom_imports = dict(imports=['mmfastervit', 'mmfastervit.models.dino_head'],
+custom_imports = dict(imports=['mmfastervit', 'mmfastervit.models.dense_heads.dino_head'],
                       allow_failed_imports=False)
 
 # ImageNet-21K weights of the backbone, for training from scratch: fastervit_4_21k_224_w14

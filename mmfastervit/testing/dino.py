@@ -40,7 +40,7 @@ def build_detector(model_cfg: Any):
     from mmdet.registry import MODELS
     from mmengine.registry import init_default_scope
 
-    import mmfastervit.models.dino_head  # noqa: F401  (registers ForkDINOHead)
+    import mmfastervit.models.dense_heads.dino_head  # noqa: F401  (registers ForkDINOHead)
 
     init_default_scope('mmdet')
     return MODELS.build(model_cfg)

@@ -25,7 +25,7 @@ def load(name):
 def test_dino_config_is_the_official_recipe(name):
     variant, fork_rules = CONFIGS[name]
     cfg = load(name)
-    assert 'mmfastervit.models.dino_head' in cfg.custom_imports.imports
+    assert 'mmfastervit.models.dense_heads.dino_head' in cfg.custom_imports.imports
     model, backbone = cfg.model, cfg.model.backbone
     # NVIDIA's DINO-4scale settings on mmdet's DINO
     assert model.type == 'DINO' and model.num_queries == 900

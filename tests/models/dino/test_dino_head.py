@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from mmfastervit.models.dino_head import FORK_EPS, ForkDINOHead
+from mmfastervit.models.dense_heads.dino_head import FORK_EPS, ForkDINOHead
 
 
 def heads():

@@ -7,7 +7,7 @@ where mmdet's head clamps to ``1e-5``. Only boxes touching the image border
 (reference coordinates below 1e-3 or above 0.999) see it; with it, the
 released detector's weights give the boxes they were trained to give.
 
-Needs mmdet: import ``mmfastervit.models.dino_head`` (the DINO configs'
+Needs mmdet: import ``mmfastervit.models.dense_heads.dino_head`` (the DINO configs'
 ``custom_imports`` do), which registers ``ForkDINOHead`` in mmdet's registry.
 """
 from __future__ import annotations
