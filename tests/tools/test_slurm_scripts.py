@@ -4,12 +4,12 @@ copies of the command with the variables Slurm gives each task. Two gloo
 workers on the CPU train and test as two Slurm tasks (``--launcher slurm``)."""
 import os
 import re
-import socket
 import stat
 import sys
 
 import torch
 
+from mmfastervit.testing.ddp_steps import free_port
 from mmfastervit.testing.tool_runs import ROOT, run_command
 
 DEMO = 'configs/demo/cascade_fastervit_synthetic_coco.py'
@@ -49,12 +49,6 @@ def stand_in_srun(tmp_path, **extra):
     env = {'PATH': f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', 'SRUN_RECORD': str(record),
            'PYTHON': sys.executable, **extra}
     return env, record
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_slurm_train_passes_mmdet_options_to_srun(tmp_path):
