@@ -5,9 +5,10 @@ library, can apply an activation or a residual add inside the product or the
 convolution instead of as separate passes over memory (which matters most on
 large maps). Whether that wins depends on the CPU (:mod:`.dispatch`).
 These kernels have no autograd support, so they run only for fp32 CPU tensors
-with autograd off, outside autocast, tracing and ``torch.compile``; training,
-GPUs, autocast, export and compilation take the plain PyTorch ops. Both agree
-to float rounding (tested).
+(and bf16 ones where the CPU has bf16 units: :mod:`.bf16`) with autograd off,
+outside autocast, tracing and ``torch.compile``; training, GPUs, autocast,
+export and compilation take the plain PyTorch ops. Both agree to float
+rounding (tested).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from torch import Tensor, nn
 
 from ..utils.compat import cpu_autocast_enabled, is_tracing
 from .dispatch import fused_wanted
+from .features import cpu_features
 
 try:
     _linear = torch.ops.mkldnn._linear_pointwise
@@ -30,7 +32,9 @@ except (AttributeError, RuntimeError):  # a torch build without oneDNN
 def usable(x: Tensor) -> bool:
     """Whether the oneDNN kernels may and should run on ``x`` (see the
     module docstring)."""
-    return (_linear is not None and x.device.type == 'cpu' and x.dtype == torch.float32
+    return (_linear is not None and x.device.type == 'cpu'
+            and (x.dtype == torch.float32
+                 or x.dtype == torch.bfloat16 and cpu_features().bf16_units)
             and not torch.is_grad_enabled() and not cpu_autocast_enabled()
             and not is_tracing() and fused_wanted())
 

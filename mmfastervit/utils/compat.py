@@ -68,3 +68,9 @@ def autocast_dtype(device_type: str) -> torch.dtype:
     if device_type == 'cpu':
         return torch.get_autocast_cpu_dtype()
     return torch.get_autocast_gpu_dtype()
+
+
+def cpu_autocast_dtype() -> torch.dtype:
+    """The dtype CPU autocast casts to (``torch.get_autocast_dtype`` from 2.4)."""
+    fn = getattr(torch, 'get_autocast_dtype', None)
+    return fn('cpu') if fn is not None else torch.get_autocast_cpu_dtype()

@@ -21,6 +21,7 @@ from timm.layers import LayerNorm2d, trunc_normal_
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...cpu.bf16 import BF16Weights, native_bf16_wanted, run_in_bf16
 from ...utils.compat import is_tracing
 from .eval_cache import EvalCache
 from .inputs import check_finite, check_input
@@ -139,6 +140,7 @@ class PyramidBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.check_finite = check_finite
+        self._bf16_weights = BF16Weights()  # bf16 copies for CPU bf16 inference
 
     @classmethod
     def resolve_arch(cls, arch: Any, **overrides: Any) -> Any:
@@ -169,6 +171,11 @@ class PyramidBackbone(BaseModule):
                     check_sizes=not tracing)
         if self.check_finite and not tracing:
             check_finite(x, name)
+        if native_bf16_wanted(x):  # bf16 end to end instead of autocast's casts
+            return run_in_bf16(self._features, self, self._bf16_weights, x)
+        return self._features(x)
+
+    def _features(self, x: Tensor) -> Tuple[Tensor, ...]:
         x = self.stem(x)
         outs = []
         last = self.out_indices[-1]  # the stages after it would feed nothing
@@ -210,6 +217,7 @@ class PyramidBackbone(BaseModule):
 
     def train(self, mode: bool = True) -> PyramidBackbone:
         super().train(mode)
+        self._bf16_weights.clear()
         self._freeze_stages()
         if mode and self.norm_eval:
             for m in self.modules():
@@ -221,6 +229,7 @@ class PyramidBackbone(BaseModule):
         """Drop every inference cache (position biases, folded batch norms).
         Needed only after writing weights through ``.data``, which PyTorch's
         version counters (and so the caches) do not see."""
+        self._bf16_weights.clear()
         for m in self.modules():
             if isinstance(m, EvalCache):
                 m.clear_cache()

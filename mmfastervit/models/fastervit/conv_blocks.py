@@ -30,14 +30,17 @@ def folded(conv: nn.Conv2d, norm: _BatchNorm, gamma: Optional[Tensor] = None
            ) -> Tuple[Tensor, Tensor]:
     """Weight and bias of one conv equal to ``gamma * norm(conv(x))`` with the
     norm's running statistics."""
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-    shift = norm.bias - norm.running_mean * scale
+    # folded in at least fp32 and rounded once to the weights' dtype (bf16 inference)
+    work = torch.promote_types(conv.weight.dtype, torch.float32)
+    scale = norm.weight.to(work) / torch.sqrt(norm.running_var.to(work) + norm.eps)
+    shift = norm.bias.to(work) - norm.running_mean.to(work) * scale
     if conv.bias is not None:
-        shift = shift + conv.bias * scale
+        shift = shift + conv.bias.to(work) * scale
     if gamma is not None:
-        scale, shift = scale * gamma, shift * gamma
-    weight = conv.weight * scale.view(-1, 1, 1, 1)
-    return weight.contiguous(memory_format=torch.channels_last), shift
+        scale, shift = scale * gamma.to(work), shift * gamma.to(work)
+    weight = conv.weight.to(work) * scale.view(-1, 1, 1, 1)
+    dtype = conv.weight.dtype
+    return weight.to(dtype).contiguous(memory_format=torch.channels_last), shift.to(dtype)
 
 
 def _fusable(block: nn.Module, x: Tensor, *norms: nn.Module) -> bool:

@@ -1,0 +1,103 @@
+"""bf16 inference on CPUs with bf16 units: the backbone runs in bf16 end to end.
+
+Under ``torch.autocast('cpu', dtype=torch.bfloat16)`` (also what mmengine's
+AMP and ``tools/test.py --bf16`` use) PyTorch casts the inputs of each matrix
+product to bf16 and leaves everything else alone: the residual stream stays
+fp32, every linear layer converts its input again, the weights are converted
+on every call, and oneDNN's fused kernels are off. Where the CPU has bf16
+units (AVX512-BF16, AMX) our backbones instead run the whole forward in bf16
+with autocast off: bf16 copies of the weights (made once and remade when a
+weight changes), bf16 activations, and the fused oneDNN kernels in bf16
+(batch norms folded, GELU and residual adds inside the products). The
+features come out in bf16, as autocast's do.
+
+Taken only in inference (no autograd, not traced) and decided like the fused
+kernels (:mod:`.dispatch`): ``auto`` where the CPU has bf16 units, always with
+``fused``, never with ``plain`` (plain autocast, as PyTorch does it).
+"""
+from __future__ import annotations
+
+import contextlib
+from itertools import chain
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..utils.compat import cpu_autocast_dtype, cpu_autocast_enabled, is_tracing
+from .dispatch import get_cpu_kernels
+from .features import cpu_features
+
+
+def native_bf16_wanted(x: Tensor) -> bool:
+    """Whether a forward on ``x`` should run in bf16 end to end: CPU autocast
+    to bf16, no autograd, not traced, and the kernel mode allows it."""
+    if (x.device.type != 'cpu' or not cpu_autocast_enabled() or torch.is_grad_enabled()
+            or is_tracing() or cpu_autocast_dtype() != torch.bfloat16):
+        return False
+    mode = get_cpu_kernels()
+    return mode == 'fused' or (mode == 'auto' and cpu_features().bf16_units)
+
+
+#: modules whose weights stay fp32: PyTorch's CPU norms take bf16 inputs with
+#: fp32 weights, and are slower (and less exact) with bf16 ones
+NORMS = (nn.LayerNorm, nn.GroupNorm, _BatchNorm)
+
+
+class BF16Weights:
+    """bf16 copies of a module's floating-point parameters and buffers (norm
+    layers' excepted), for :func:`run_in_bf16`; remade when any
+    of them changes through PyTorch (load, optimizer step, ``.to()``: version
+    counters and storage). Costs half the fp32 weights' memory while held."""
+
+    def __init__(self) -> None:
+        self._version: Optional[Tuple] = None
+        self._state: Dict[str, Tensor] = {}
+
+    @staticmethod
+    def _named(module: nn.Module):
+        return chain(module.named_parameters(), module.named_buffers())
+
+    def get(self, module: nn.Module) -> Dict[str, Tensor]:
+        version = tuple((t._version, t.data_ptr(), t.dtype) for _, t in self._named(module))
+        if version != self._version:
+            keep = {f'{prefix}.{name}' if prefix else name
+                    for prefix, m in module.named_modules() if isinstance(m, NORMS)
+                    for name, _ in chain(m.named_parameters(recurse=False),
+                                         m.named_buffers(recurse=False))}
+            self._state = {name: t.detach().to(torch.bfloat16)
+                           if t.is_floating_point() and name not in keep else t
+                           for name, t in self._named(module)}
+            self._version = version
+        return self._state
+
+    def clear(self) -> None:
+        self._version, self._state = None, {}
+
+
+@contextlib.contextmanager
+def swapped(module: nn.Module, state: Dict[str, Tensor]) -> Iterator[None]:
+    """``module``'s parameters and buffers replaced by the tensors of
+    ``state`` (by name) for the duration of a ``with`` block."""
+    saved = []
+    for prefix, m in module.named_modules():
+        for slots in (m._parameters, m._buffers):
+            for name, value in slots.items():
+                new = state.get(f'{prefix}.{name}' if prefix else name)
+                if value is not None and new is not None and new is not value:
+                    saved.append((slots, name, value))
+                    slots[name] = new
+    try:
+        yield
+    finally:
+        for slots, name, value in saved:
+            slots[name] = value
+
+
+def run_in_bf16(forward: Callable[[Tensor], Any], module: nn.Module, weights: BF16Weights,
+                x: Tensor) -> Any:
+    """``forward(x)`` (a method of ``module``) in bf16 with autocast off:
+    ``x`` cast, and ``module``'s weights swapped for their bf16 copies."""
+    with torch.autocast('cpu', enabled=False), swapped(module, weights.get(module)):
+        return forward(x.to(torch.bfloat16))
