@@ -1,7 +1,7 @@
 """Multi-head self-attention over groups of tokens laid out on a grid."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -32,8 +32,11 @@ class GridAttention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
         self.rel_pos = RelativePositionBias(num_heads)
 
-    def forward(self, x: Tensor, grid_hw: Tuple[int, int], slots: Slots) -> Tensor:
-        """``x``: ``(T, C)`` tokens of ``slots``; returns ``(T, C)``."""
+    def forward(self, x: Tensor, grid_hw: Tuple[int, int], slots: Slots,
+                residual: Optional[Tensor] = None) -> Tensor:
+        """``x``: ``(T, C)`` tokens of ``slots``; returns ``(T, C)``, plus
+        ``residual`` (``(T, C)``) if given (fused into the projection where the
+        oneDNN kernels run; only without dropout)."""
         c, heads, n = x.shape[-1], self.num_heads, slots.size
         bias = self.rel_pos(*grid_hw)  # (heads, h*w, h*w)
         if slots.prefix:
@@ -50,4 +53,7 @@ class GridAttention(nn.Module):
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.attn_drop if self.training else 0.0)
         out = out.reshape(slots.groups, heads, n, -1).transpose(1, 2).reshape(-1, c)
-        return self.proj_drop(linear(gather_from_slots(out, slots), self.proj))
+        out = gather_from_slots(out, slots)
+        if residual is not None:
+            return linear(out, self.proj, residual=residual)
+        return self.proj_drop(linear(out, self.proj))

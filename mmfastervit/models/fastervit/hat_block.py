@@ -10,14 +10,25 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from timm.layers import LayerScale
 from torch import Tensor, nn
 
+from ...utils.compat import is_tracing
 from .attention import GridAttention
 from .mlp import Mlp
 from .position import AbsolutePosition
 from .tokens import Slots, TokenLayout
+
+
+def index_op(x: Tensor, op: str, index: Tensor, source: Tensor) -> Tensor:
+    """``x.index_copy(0, ...)`` / ``x.index_add(0, ...)``: in place without
+    autograd (``x`` is a block's own intermediate, nothing else holds it),
+    saving a copy of all tokens."""
+    if torch.is_grad_enabled() or is_tracing():
+        return getattr(x, op)(0, index, source)
+    return getattr(x, op + '_')(0, index, source)
 
 
 def _layer_scale(dim: int, init: Optional[float]) -> nn.Module:
@@ -62,6 +73,11 @@ class TransformerLayer(nn.Module):
         self.drop_path = GroupDropPath(drop_path)
 
     def forward(self, x: Tensor, grid_hw: Tuple[int, int], slots: Slots) -> Tensor:
+        if not self.training and isinstance(self.ls1, nn.Identity):
+            # inference without layer scale: the residual adds fused into the
+            # products (attention's projection, the MLP's fc2) where possible
+            x = self.attn(self.norm1(x), grid_hw, slots, residual=x)
+            return self.mlp(self.norm2(x), residual=x)
         x = x + self.drop_path(self.ls1(self.attn(self.norm1(x), grid_hw, slots)), slots)
         return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))), slots)
 
@@ -113,11 +129,11 @@ class HATBlock(nn.Module):
         # index_copy / index_add need one dtype)
         if layout.ct_tokens is not None:
             ct = self.carrier(x[layout.ct_tokens], layout)
-            x = x.index_copy(0, layout.ct_tokens, ct.to(x.dtype))
+            x = index_op(x, 'index_copy', layout.ct_tokens, ct.to(x.dtype))
         x = self.local(x, (w, w), layout.window_slots)
         if self.propagate and layout.ct_tokens is not None:
             carried = self.carrier.ls1(x[layout.pixel_ct]).to(x.dtype)
             if layout.carrier_gate is not None:  # traced: off for a single window
                 carried = carried * layout.carrier_gate
-            x = x.index_add(0, layout.pixel_tokens, carried)
+            x = index_op(x, 'index_add', layout.pixel_tokens, carried)
         return x

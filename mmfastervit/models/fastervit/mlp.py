@@ -1,4 +1,6 @@
 """The transformer blocks' MLP."""
+from typing import Optional
+
 from torch import Tensor, nn
 
 from ...cpu.onednn import linear
@@ -14,6 +16,10 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
         self.drop = nn.Dropout(drop)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """``(..., dim)`` -> ``(..., dim)``, plus ``residual`` if given (fused
+        into ``fc2`` where the oneDNN kernels run; only without dropout)."""
         x = self.drop(linear(x, self.fc1, gelu=True))
+        if residual is not None:
+            return linear(x, self.fc2, residual=residual)
         return self.drop(linear(x, self.fc2))

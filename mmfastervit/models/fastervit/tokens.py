@@ -438,7 +438,7 @@ def scatter_to_slots(tokens: Tensor, slots: Slots) -> Tensor:
     if slots.index is None:
         return tokens
     buffer = tokens.new_zeros(slots.groups * slots.size, tokens.shape[-1])
-    return buffer.index_copy(0, slots.index, tokens)
+    return buffer.index_copy_(0, slots.index, tokens)  # in place: the buffer is ours
 
 
 def gather_from_slots(values: Tensor, slots: Slots) -> Tensor:
