@@ -1,13 +1,17 @@
 """Evaluate a trained mmdet or mmseg checkpoint.
 
     python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir DIR]
-        [--tta] [--work-dir DIR] [--data-root DIR] [--no-check-finite]
+        [--tta] [--bf16] [--work-dir DIR] [--data-root DIR] [--no-check-finite]
         [--cfg-options k=v ...] [--launcher pytorch]
 
 Prints the config's metrics (COCO bbox/segm mAP for detection, mIoU/mAcc/aAcc for
 segmentation) as one table. Our backbones check that every image is finite
 (an image with NaN or inf is named and stops the run); --no-check-finite lets
-such values through. Multi-GPU: tools/dist_test.sh.
+such values through. --bf16 runs the feature extractor (backbone, neck, a
+segmentor's heads) under bf16 autocast and the box heads in fp32
+(mmfastervit's BF16InferenceHook: mmcv's CPU NMS and RoIAlign take no bf16); on
+CPUs with bf16 units our backbones then run in bf16 end to end. Multi-GPU:
+tools/dist_test.sh.
 """
 import argparse
 import os.path as osp
@@ -36,6 +40,9 @@ def parse_args(argv=None):
                         'directory (under the run\'s timestamped work dir)')
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation (the config\'s tta_model/tta_pipeline)')
+    parser.add_argument('--bf16', action='store_true',
+                        help='backbone, neck (and a segmentor\'s heads) under bf16 autocast, '
+                        'box heads in fp32; fast on CPUs with bf16 units (AMX, AVX512-BF16)')
     parser.add_argument('--no-check-finite', action='store_true',
                         help='let images with NaN or inf through our backbones (by default '
                         'they stop the run, naming the image)')
@@ -70,13 +77,28 @@ def adjust(cfg, args) -> None:
         dataset.pipeline = cfg.tta_pipeline
 
 
+def bf16_note() -> None:
+    """Say so where this CPU would run bf16 slower than fp32."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    from mmfastervit.cpu.features import bf16_advice
+    advice = bf16_advice()
+    if advice:
+        print(f'note: {advice}', file=sys.stderr, flush=True)
+
+
 def main(argv=None):
-    from mmfastervit.engine.hooks import CheckpointFitsModelHook
+    from mmfastervit.engine.hooks import BF16InferenceHook, CheckpointFitsModelHook
 
     args = parse_args(argv)
     cfg, _ = checked_config(args, 'test', lambda cfg: adjust(cfg, args))
+    if args.bf16:
+        bf16_note()
     runner = build_runner(cfg, args.verbose)
     runner.register_hook(CheckpointFitsModelHook(args.checkpoint, args.config))
+    if args.bf16:
+        runner.register_hook(BF16InferenceHook())
     if args.out:
         if cfg.default_scope == 'mmdet':
             from mmdet.evaluation import DumpDetResults as Dump
