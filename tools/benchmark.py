@@ -79,7 +79,9 @@ def parse_size(text: str):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--mode', choices=['infer', 'train', 'flops'], default='infer')
+    p.add_argument('--mode', choices=['infer', 'train', 'flops', 'profile'], default='infer',
+                   help='profile: where each forward spends its time, by kind of '
+                   'operator (matrix products, attention, norms, gathers, copies, ...)')
     p.add_argument('--models', nargs='+', default=['fastervit-2', 'reference-2', 'swin-t',
                                                   'convnext-t'])
     p.add_argument('--sizes', nargs='+', type=parse_size, default=[(800, 1216)])
@@ -176,6 +178,8 @@ def run_infer(args, device):
                             share = bm.module_share(fn, model, class_name, device, args.repeat)
                             if share is not None:
                                 m.notes[f'share_{class_name}'] = f'{100 * share:.1f}%'
+                        if dtype != 'fp32' and isinstance(model, nn.Module):
+                            m.notes['rel_err_vs_fp32'] = _stage_errors(model, x, device, dtype)
                         if name.endswith('-ort') and dtype == 'fp32':
                             with torch.no_grad():
                                 want = models.get(name[:-4], size)(x)
@@ -192,6 +196,49 @@ def run_infer(args, device):
     if args.config:
         results += run_config_inference(args, device)
     return results
+
+
+def _stage_errors(model, x, device, dtype) -> str:
+    """Relative error of each output (stage) in ``dtype`` against fp32."""
+    with torch.no_grad():
+        want = model(x)
+        got = bm.forward_fn(model, x, device, dtype)()
+    if isinstance(want, torch.Tensor):
+        want, got = (want,), (got,)
+    return '/'.join(f'{e:.1e}' for e in bm.relative_errors(got, want))
+
+
+def run_profile(args, device):
+    """Per model, size and dtype: the share of one forward's operator time
+    by kind of operator (torch's profiler, after the warm-up calls)."""
+    models = Models(args, device)
+    torch.set_num_threads(args.threads[0])
+    kinds = [kind for kind, _ in bm.OP_KINDS] + ['other']
+    lines = [f'| model | input | dtype | total ms | {" | ".join(kinds)} |',
+             '|---|---|---|---|' + '---|' * len(kinds)]
+    for size in args.sizes:
+        x = torch.randn(args.batch[0], 3, *size, device=device)
+        for dtype in args.dtypes:
+            for name in args.models:
+                model = models.get(name, size)
+                fn = bm.forward_fn(model, x, device, dtype, split_kernels(name)[1])
+                for _ in range(max(args.warmup, 1)):
+                    fn()
+                spent = bm.op_profile(fn)
+                total = sum(spent.values())
+                cells = ' | '.join(f'{100 * spent.get(k, 0) / total:.1f}%' for k in kinds)
+                line = (f'| {name} | {size[0]}x{size[1]} | {dtype} | {1e3 * total:.1f} | '
+                        f'{cells} |')
+                print(line, flush=True)
+                lines.append(line)
+    return lines
+
+
+def gemm_ceiling_line(args, device) -> str:
+    """The eager matrix-product ceiling per requested dtype and thread count."""
+    rates = [f'{dtype} {bm.gemm_ceiling(dtype, threads):.0f} GFLOP/s ({threads} threads)'
+             for threads in args.threads for dtype in args.dtypes if dtype != 'fp16']
+    return '# GEMM ceiling (eager, 6400x384x1536, median of 5): ' + ', '.join(rates)
 
 
 def run_config_inference(args, device):
@@ -400,6 +447,14 @@ def main(argv=None) -> int:
         if advice:
             print(f'# note: {advice}')
             warnings.filterwarnings('ignore', message='bf16 on this CPU')  # said once above
+    if device.type == 'cpu' and args.mode in ('infer', 'profile'):
+        print(gemm_ceiling_line(args, device), flush=True)
+    if args.mode == 'profile':
+        lines = run_profile(args, device)
+        with open(osp.join(args.out_dir, 'profile.md'), 'w') as f:
+            f.write('\n'.join([f'Machine: {machine}', ''] + lines) + '\n')
+        print('\n' + '\n'.join(lines))
+        return 0
     if args.mode == 'flops':
         rows = run_flops(args, device)
         with open(osp.join(args.out_dir, 'flops.json'), 'w') as f:

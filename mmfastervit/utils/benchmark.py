@@ -326,3 +326,68 @@ OP_HANDLES = {
     'aten::scaled_dot_product_attention': sdpa_macs,
     'torchvision::deform_conv2d': deform_conv2d_macs,
 }
+
+
+# ------------------------------------------------------- ceilings, profiles
+def gemm_ceiling(dtype: str, threads: int, m: int = 6400, k: int = 384, n: int = 1536,
+                 repeat: int = 5) -> float:
+    """GFLOP/s (2 per multiply-add) of one eager ``(m, k) x (k, n)`` matrix
+    product in ``dtype`` on the CPU with ``threads`` threads; the default
+    shape is the MLPs' (6400 tokens x 384 -> 1536). Median of ``repeat``."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = torch.randn(m, k, dtype=DTYPES[dtype])
+        w = torch.randn(n, k, dtype=DTYPES[dtype])
+        with torch.no_grad():
+            timing = time_calls(lambda: torch.nn.functional.linear(a, w), torch.device('cpu'),
+                                2, repeat)
+    finally:
+        torch.set_num_threads(previous)
+    return 2 * m * k * n / timing.median / 1e9
+
+
+#: operator kinds of a profile, by the name of the ATen / oneDNN operator
+OP_KINDS = (
+    ('matrix products', ('linear', 'addmm', 'mm', 'bmm', 'matmul', 'conv', 'convolution')),
+    ('attention (SDPA)', ('scaled_dot_product', '_flash_attention')),
+    ('norms', ('layer_norm', 'batch_norm', 'group_norm')),
+    ('gathers / scatters', ('index', 'gather', 'scatter', 'masked')),
+    ('copies, casts, padding', ('copy_', 'cat', 'clone', 'contiguous', 'pad', 'fill_',
+                                'zero_', 'repeat', '_to_copy', 'stack')),
+    ('bilinear sampling (DTM)', ('grid_sampler',)),
+    ('elementwise', ('add', 'mul', 'div', 'sub', 'gelu', 'relu', 'sigmoid', 'sum', 'mean',
+                     'clamp', 'exp', 'softmax', 'sqrt', 'rsqrt', 'pool')),
+)
+
+
+def op_kind(name: str) -> str:
+    """The kind (a first element of :data:`OP_KINDS`, or 'other') of an
+    operator such as ``aten::addmm`` or ``mkldnn::_linear_pointwise``."""
+    op = name.split('::')[-1]
+    for kind, keys in OP_KINDS:
+        if any(key in op for key in keys):
+            return kind
+    return 'other'
+
+
+def op_profile(fn: Callable[[], object]) -> Dict[str, float]:
+    """Where one call of ``fn`` spends its time: self CPU time (seconds)
+    per operator kind (:func:`op_kind`), from torch's profiler (one extra
+    call; ``fn`` should be warmed up)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    kinds: Dict[str, float] = {}
+    for event in prof.key_averages():
+        if event.key.startswith(('aten::', 'mkldnn::')):
+            kind = op_kind(event.key)
+            kinds[kind] = kinds.get(kind, 0.0) + event.self_cpu_time_total / 1e6
+    return kinds
+
+
+def relative_errors(got: Sequence[Tensor], want: Sequence[Tensor]) -> List[float]:
+    """``||got - want|| / ||want||`` per output (stage), in fp32."""
+    return [float((g.float() - w.float()).norm() / w.float().norm().clamp_min(1e-12))
+            for g, w in zip(got, want)]
