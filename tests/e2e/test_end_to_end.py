@@ -83,7 +83,7 @@ def check_coco_demo(work, log, min_bbox_map: float, min_segm_map: float) -> None
 def check_coco_export(work, data, config, tmp_path) -> None:
     """The trained checkpoint exported to ONNX (traced at 320x320) gives PyTorch's
     detections on held-out images of every size, and at a scale it never saw."""
-    checkpoint = str(work / open(work / 'last_checkpoint').read().strip().split('/')[-1])
+    checkpoint = last_checkpoint(work)
     onnx_file = tmp_path / 'det.onnx'
     lines, sizes = export_and_verify(config, checkpoint, onnx_file,
                                      images_by_size(data / 'val2017'))
@@ -96,6 +96,25 @@ def check_coco_export(work, data, config, tmp_path) -> None:
     assert sizes and all(max(int(v) for v in size.split('x')) == 480 for size in sizes)
 
 
+def last_checkpoint(work) -> str:
+    return str(work / open(work / 'last_checkpoint').read().strip().split('/')[-1])
+
+
+def check_bf16_test(config, work, data, fp32: dict, keys, tolerance: float, tmp_path,
+                    *extra) -> None:
+    """``tools/test.py --bf16`` on the trained checkpoint: the held-out
+    metrics within ``tolerance`` of the fp32 run's (``fp32``)."""
+    res = run_tool('tools/test.py', config, last_checkpoint(work), '--bf16', '--data-root',
+                   data, '--work-dir', tmp_path / 'bf16', *extra, timeout=900)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-3000:]
+    bf16 = test_metrics(log)
+    print('fp32', {k: fp32[k] for k in keys}, 'bf16', {k: bf16[k] for k in keys})
+    for key in keys:
+        assert bf16[key] == pytest.approx(fp32[key], abs=tolerance), key
+
+
+COCO_KEYS = ('coco/bbox_mAP', 'coco/segm_mAP')
 DEMO_OUTPUTS = ('MMFV_DEMO_WORK_DIR', 'MMFV_DEMO_DATA_ROOT', 'MMFV_DEMO_LOG')
 
 
@@ -114,16 +133,20 @@ def coco_demo(tmp_path):
 def test_coco_demo_learns_and_its_checkpoint_reproduces(tmp_path):
     work, data, log = coco_demo(tmp_path)
     check_coco_demo(work, log, min_bbox_map=0.25, min_segm_map=0.25)
-    check_coco_export(work, data, 'configs/demo/cascade_fastervit_synthetic_coco.py', tmp_path)
+    config = 'configs/demo/cascade_fastervit_synthetic_coco.py'
+    check_bf16_test(config, work, data, test_metrics(log), COCO_KEYS, 0.01, tmp_path)
+    check_coco_export(work, data, config, tmp_path)
 
 
 @pytest.mark.slow
 def test_litv2_coco_demo_learns_and_its_checkpoint_reproduces(tmp_path):
     """``tools/demo.py coco litv2``: the same detector with a small LITv2, a
     shorter run."""
-    work, _, log = run_demo('coco', tmp_path, 'litv2')
+    work, data, log = run_demo('coco', tmp_path, 'litv2')
     assert 'cascade_litv2_synthetic_coco.py' in log
     check_coco_demo(work, log, min_bbox_map=LITV2_MIN_MAP, min_segm_map=LITV2_MIN_MAP)
+    check_bf16_test('configs/demo/cascade_litv2_synthetic_coco.py', work, data,
+                    test_metrics(log), COCO_KEYS, 0.01, tmp_path)
 
 
 @pytest.mark.slow
@@ -138,10 +161,12 @@ def test_ade20k_demo_learns_and_its_checkpoint_reproduces(tmp_path):
         assert tested[key] == pytest.approx(last[key], abs=0.01), key
     with Image.open(work / 'predictions.png') as picture:
         assert picture.format == 'PNG'
+    config = 'configs/demo/upernet_fastervit_synthetic_ade20k.py'
+    # mmseg reports IoU in %: 0.01 of it is one point
+    check_bf16_test(config, work, data, tested, ('mIoU', 'mAcc'), 1.0, tmp_path)
 
     # the checkpoint exported to ONNX (traced at 256x256) gives PyTorch's class maps
-    checkpoint = str(work / open(work / 'last_checkpoint').read().strip().split('/')[-1])
-    config = 'configs/demo/upernet_fastervit_synthetic_ade20k.py'
+    checkpoint = last_checkpoint(work)
     _, sizes = export_and_verify(config, checkpoint, tmp_path / 'seg.onnx',
                                  images_by_size(data / 'images' / 'validation'))
     assert len(sizes) >= 3
