@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import mmfastervit.cpu.onednn as lin
-from mmfastervit import FasterViT
+from mmfastervit import FasterViT, cpu_kernels
 
 pytestmark = pytest.mark.skipif(lin._linear is None, reason='torch built without oneDNN')
 
@@ -20,6 +20,11 @@ def counted(monkeypatch):
     def wrapper(*args):
         calls.append(args[3])
         return original(*args)
+
+    def binary(*args):  # a product with a residual add fused in
+        calls.append(args[4])
+        return original.binary(*args)
+    wrapper.binary = binary
     monkeypatch.setattr(lin, '_linear', wrapper)
     return calls
 
@@ -58,8 +63,8 @@ def test_backbone_inference_uses_onednn_and_training_does_not(counted):
     model(x)
     assert counted == []
     model.eval()
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
-        model(x)  # autocast keeps PyTorch's dispatch
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16), cpu_kernels('plain'):
+        model(x)  # plain: PyTorch's own autocast (bf16 end to end: test_bf16_inference.py)
     assert counted == []
     assert all(torch.isfinite(o).all() for o in inference)
 

@@ -19,7 +19,7 @@ from ...utils.compat import is_tracing
 from .attention import GridAttention
 from .mlp import Mlp
 from .position import AbsolutePosition
-from .tokens import Slots, TokenLayout
+from .tokens import Slots, TokenLayout, take_rows
 
 
 def index_op(x: Tensor, op: str, index: Tensor, source: Tensor) -> Tensor:
@@ -124,15 +124,15 @@ class HATBlock(nn.Module):
         w = self.window
         # window position term; CTs (position w*w) get the zero row
         table = F.pad(self.pos_embed(w, w), (0, 0, 0, 1)).to(x.dtype)
-        x = x + table[layout.position]
+        x = x + take_rows(table, layout.position)
         # (casts: under CUDA autocast fp32 layer scales make fp32 results, and
         # index_copy / index_add need one dtype)
         if layout.ct_tokens is not None:
-            ct = self.carrier(x[layout.ct_tokens], layout)
+            ct = self.carrier(take_rows(x, layout.ct_tokens), layout)
             x = index_op(x, 'index_copy', layout.ct_tokens, ct.to(x.dtype))
         x = self.local(x, (w, w), layout.window_slots)
         if self.propagate and layout.ct_tokens is not None:
-            carried = self.carrier.ls1(x[layout.pixel_ct]).to(x.dtype)
+            carried = self.carrier.ls1(take_rows(x, layout.pixel_ct)).to(x.dtype)
             if layout.carrier_gate is not None:  # traced: off for a single window
                 carried = carried * layout.carrier_gate
             x = index_op(x, 'index_add', layout.pixel_tokens, carried)

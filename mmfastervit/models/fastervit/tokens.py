@@ -420,17 +420,23 @@ def dense_layout(grid: WindowGrid, ct_size: int, with_ct: bool, batch,
                        position, pixel_tokens, pixel_ct, zero_row=True, carrier_gate=gate)
 
 
+def take_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` for a 1-D ``index`` into the rows of ``(N, C)``:
+    ``index_select``, 2-4x faster than advanced indexing on CPUs."""
+    return torch.index_select(x, 0, index)
+
+
 def to_tokens(layout: TokenLayout, pixels: Tensor, cts: Optional[Tensor]) -> Tensor:
     """``(B*H*W, C)`` pixels (NHWC order) and ``(B*Hc*Wc, C)`` CTs -> ``(T, C)``."""
     rows = [pixels] if cts is None else [pixels, cts]
     if layout.zero_row:
         rows.insert(0, pixels.new_zeros(1, pixels.shape[-1]))
-    return (torch.cat(rows) if len(rows) > 1 else pixels)[layout.source]
+    return take_rows(torch.cat(rows) if len(rows) > 1 else pixels, layout.source)
 
 
 def to_map(layout: TokenLayout, tokens: Tensor) -> Tensor:
     """``(T, C)`` tokens -> ``(B*H*W, C)`` pixels in NHWC order."""
-    return tokens[layout.pixel_of_map]
+    return take_rows(tokens, layout.pixel_of_map)
 
 
 def scatter_to_slots(tokens: Tensor, slots: Slots) -> Tensor:
@@ -443,4 +449,4 @@ def scatter_to_slots(tokens: Tensor, slots: Slots) -> Tensor:
 
 def gather_from_slots(values: Tensor, slots: Slots) -> Tensor:
     """``(groups * size, D)`` -> ``(T, D)``."""
-    return values if slots.index is None else values[slots.index]
+    return values if slots.index is None else take_rows(values, slots.index)
