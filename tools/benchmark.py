@@ -101,6 +101,10 @@ def parse_args(argv=None):
     p.add_argument('--isa', choices=['native', *ISA_CAPS], default='native',
                    help='run as a CPU with only this vector ISA (sets ATEN_CPU_CAPABILITY, '
                    'ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS and restarts)')
+    p.add_argument('--allocator', choices=['keep', 'default'], default='keep',
+                   help="keep: glibc's malloc keeps freed large buffers for reuse "
+                   "(mmfastervit.cpu.keep_freed_memory, as tools/test.py does); default: "
+                   "fresh pages for every large buffer")
     p.add_argument('--out-dir', default='work_dirs/benchmark')
     return p.parse_args(argv)
 
@@ -146,8 +150,11 @@ class Models:
                 arch, compiled = arch.removesuffix('-compiled'), arch.endswith('-compiled')
                 model = self.pair(arch).ours
                 self.built[name] = torch.compile(model) if compiled else model
-            elif kind == 'litv2':
-                self.built[name] = bm.build_ours(name).eval().to(self.device)
+            elif kind == 'litv2':  # -fused / -plain: the same model, another kernel mode
+                base = split_kernels(name)[0]
+                if base not in self.built:
+                    self.built[base] = bm.build_ours(base).eval().to(self.device)
+                self.built[name] = self.built[base]
             elif kind == 'swin':
                 self.built[name] = bm.build_swin(rest).to(self.device)
             elif kind == 'convnext':
@@ -179,7 +186,8 @@ def run_infer(args, device):
                             if share is not None:
                                 m.notes[f'share_{class_name}'] = f'{100 * share:.1f}%'
                         if dtype != 'fp32' and isinstance(model, nn.Module):
-                            m.notes['rel_err_vs_fp32'] = _stage_errors(model, x, device, dtype)
+                            m.notes['rel_err_vs_fp32'] = _stage_errors(
+                            model, x, device, dtype, split_kernels(name)[1])
                         if name.endswith('-ort') and dtype == 'fp32':
                             with torch.no_grad():
                                 want = models.get(name[:-4], size)(x)
@@ -198,11 +206,11 @@ def run_infer(args, device):
     return results
 
 
-def _stage_errors(model, x, device, dtype) -> str:
+def _stage_errors(model, x, device, dtype, kernels=None) -> str:
     """Relative error of each output (stage) in ``dtype`` against fp32."""
     with torch.no_grad():
         want = model(x)
-        got = bm.forward_fn(model, x, device, dtype)()
+        got = bm.forward_fn(model, x, device, dtype, kernels)()
     if isinstance(want, torch.Tensor):
         want, got = (want,), (got,)
     return '/'.join(f'{e:.1e}' for e in bm.relative_errors(got, want))
@@ -431,13 +439,18 @@ def machine_description(device) -> str:
     from mmfastervit.cpu.dispatch import fused_wanted, get_cpu_kernels
     from mmfastervit.cpu.features import cpu_features
     kernels = f'{get_cpu_kernels()}: {"fused" if fused_wanted() else "plain"}'
+    from mmfastervit.cpu.allocator import keep_freed_memory
+    allocator = 'keeps freed buffers' if keep_freed_memory.cache_info().currsize else 'default'
     return (f'{cpu_features().describe()}; {torch.get_num_threads()} threads, '
-            f'torch {torch.__version__}, CPU kernels {kernels}')
+            f'torch {torch.__version__}, CPU kernels {kernels}, malloc {allocator}')
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
+    if args.allocator == 'keep':
+        from mmfastervit.cpu import keep_freed_memory
+        keep_freed_memory()
     os.makedirs(args.out_dir, exist_ok=True)
     machine = machine_description(device)
     print(f'# {machine}')

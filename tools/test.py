@@ -89,9 +89,11 @@ def bf16_note() -> None:
 
 
 def main(argv=None):
+    from mmfastervit.cpu import keep_freed_memory
     from mmfastervit.engine.hooks import BF16InferenceHook, CheckpointFitsModelHook
 
     args = parse_args(argv)
+    keep_freed_memory()  # large maps reuse freed buffers (mmfastervit/cpu/allocator.py)
     cfg, _ = checked_config(args, 'test', lambda cfg: adjust(cfg, args))
     if args.bf16:
         bf16_note()
