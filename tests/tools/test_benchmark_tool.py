@@ -119,3 +119,15 @@ def test_flops_mode_counts_litv2(tmp_path):
     assert rows['litv2-s-dcn', '448x448']['gmacs'] == rows['litv2-s', '448x448']['gmacs']
     # the Lo-Fi attention is global: 4x the pixels costs more than 4x
     assert rows['litv2-s', '448x448']['gmacs'] / rows['litv2-s', '224x224']['gmacs'] > 4.05
+
+
+def test_ort_int8_rows_beside_ort(tmp_path):
+    """``-ort-int8``: the exported backbone quantized, timed, compared with
+    eager (max-abs difference and cosine), after ORT's GEMM ceiling line."""
+    out = bench(tmp_path, '--models', 'litv2-s-ort-int8', '--sizes', '96x128', '--no-memory',
+                '--int8-calib', '1')
+    assert '# ONNX Runtime GEMM ceiling' in out and 'int8' in out
+    row, = json.load(open(tmp_path / 'results.json'))
+    assert row['model'] == 'litv2-s-ort-int8' and row['median_ms'] > 0
+    assert float(row['notes']['cosine_vs_eager']) > 0.95  # 1 picture, randn input
+    assert (tmp_path / 'litv2-s.int8.onnx').is_file()
