@@ -22,7 +22,8 @@ activations) calibrated on the images of DIR through the test pipeline;
 ``--keep-float`` names the parts left fp32 (default: attention products,
 carrier tokens, position MLPs; ``none`` quantizes them too). With
 ``--verify`` the int8 file is compared with the fp32 one on the same images
-(reported, not judged against the fp32 tolerance).
+(reported, not judged against the fp32 tolerance). ``--evaluate`` scores the
+file(s) on the config's test set with its own evaluator (mAP, mIoU).
 """
 import argparse
 import os.path as osp
@@ -52,6 +53,9 @@ def parse_args(argv=None):
                         'the first 3 of the config\'s test set)')
     parser.add_argument('--verify-only', action='store_true',
                         help='do not export: verify the existing --out file')
+    parser.add_argument('--evaluate', nargs='?', type=int, const=0, metavar='N',
+                        help='score the file(s) on the config\'s test set (its first N '
+                        'images) with the config\'s test_evaluator')
     parser.add_argument('--int8', action='store_true',
                         help='also write an int8 (QDQ) file calibrated on --calib')
     parser.add_argument('--calib', metavar='DIR',
@@ -123,6 +127,12 @@ def main(argv=None) -> int:
               f'{info.quantized} weight layers int8, {info.kept_float} fp32 '
               f'({", ".join(keep) or "none kept"}), calibrated on {info.calibration_inputs} '
               f'images of {args.calib}', flush=True)
+    if args.evaluate is not None:
+        from mmfastervit.export.evaluate import evaluate_file
+        for path in [args.out] + ([int8[1]] if int8 else []):
+            metrics = evaluate_file(cfg, path, args.evaluate or None)
+            print(f'test set metrics of {path}: '
+                  + ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()), flush=True)
     if args.verify is None:
         return 0
     from mmfastervit.export.verify import TOLERANCE_TEXT, test_images, verify

@@ -143,11 +143,16 @@ def image_feed(pipeline, image_path: str, detection: bool) -> tuple:
     exported file's inputs made from it (``image`` (1, 3, H, W) float32, and
     ``out_size`` for segmentors)."""
     data = pipeline(dict(img_path=image_path, img_id=0))
+    return data, file_inputs(data, detection)
+
+
+def file_inputs(data: dict, detection: bool) -> Dict[str, np.ndarray]:
+    """The exported file's inputs for one test-pipeline output ``data``."""
     feed = {'image': data['inputs'][None].float().numpy()}
     if not detection:
         feed['out_size'] = np.asarray(data['data_samples'].metainfo['ori_shape'][:2],
                                       dtype=np.int64)
-    return data, feed
+    return feed
 
 
 def compare_class_maps(ref: np.ndarray, out: np.ndarray, tol: Dict[str, float]) -> tuple:
