@@ -5,11 +5,11 @@ tensor (uint8, asymmetric) from their ranges on calibration inputs: the
 images of a folder, through the config's test pipeline exactly as the file
 expects them (:func:`calibration_feeds`). Only the layers with weights are
 quantized (Conv, Gemm, MatMul on an initializer): norms, GELU and softmax
-stay fp32. Where int8 costs accuracy, parts stay fp32 by name
-(:data:`KEEP_FLOAT`): the attention products (``Q K^T`` and ``A V``, both
-operands activations, whose softmax input spans a wide range), the carrier
-tokens' path (pooled summaries few in number, read by every window) and the
-position MLPs (inputs are coordinates, not features).
+stay fp32. By default three more parts stay fp32 (:data:`KEEP_FLOAT`): the
+products of two activations (attention's ``Q K^T`` and ``A V``, whose softmax
+input spans a wide range; quantized they double FasterViT-2's largest stage-3
+error and run slower), the carrier tokens' path (few pooled tokens that every
+window reads) and the position MLPs (inputs are coordinates, not features).
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ import numpy as np
 
 from ..errors import ConfigError
 
-#: what stays fp32, by part: a predicate on (node, names of initializers)
+#: the parts that can stay fp32, and what each holds (see :func:`keeps_float`)
 KEEP_FLOAT = {
-    'attention': 'MatMul of two activations (Q K^T, A V)',
+    'attention': "MatMul of two activations (attention's Q K^T and A V, LITv2's DTM sampling)",
     'carrier': "nodes under a 'tokenizer' or 'carrier' module (FasterViT's carrier tokens)",
     'position': "nodes under 'pos_embed' or 'rel_pos' (position MLPs on coordinates)",
 }
