@@ -11,7 +11,10 @@ deform_conv2d kernel), ``swin-{t,s,b}`` mmdet's
 Swin, ``convnext-{t,s,b}`` timm's ConvNeXt (features_only), ``fastervit-N-compiled``
 ours under torch.compile, ``fastervit-N-ort`` / ``litv2-X-ort`` ours exported to ONNX
 (one file for every size) and run by ONNX Runtime (the max-abs difference from eager
-PyTorch is reported); ``-fused`` / ``-plain`` force a CPU kernel mode.
+PyTorch is reported; a first line gives ONNX Runtime's fp32 and int8 GEMM ceiling),
+``-ort-int8`` the same file quantized to int8 (QDQ, calibrated on synthetic COCO
+pictures; the worst stage's cosine to eager is reported too); ``-fused`` / ``-plain``
+force a CPU kernel mode.
 
     python tools/benchmark.py --models fastervit-2 reference-2 litv2-s litv2-m swin-t \
         convnext-t --sizes 800x1216 1600x2432 --threads 2 --out-dir work_dirs/benchmark
@@ -66,6 +69,7 @@ _emulate_isa(sys.argv[1:])
 warnings.filterwarnings('ignore', message='Importing from timm', category=FutureWarning)
 
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import mmfastervit  # noqa: E402,F401
@@ -95,6 +99,8 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--config', help='also measure the whole model of this mmdet/mmseg config')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
+    p.add_argument('--int8-calib', type=int, default=4, metavar='N',
+                   help='-ort-int8: calibrate on N synthetic COCO pictures (default 4)')
     p.add_argument('--share', nargs='+', default=[], metavar='CLASS',
                    help="also report the share of each forward spent in modules of these "
                         "classes, e.g. DeformableTokenMerging HiLo (in extra calls)")
@@ -119,6 +125,15 @@ def split_kernels(name: str):
     return name, None
 
 
+#: ONNX Runtime models: ``-ort`` (fp32), ``-ort-int8`` (int8 QDQ)
+ORT_SUFFIXES = ('-ort', '-ort-int8')
+
+
+def eager_name(name: str) -> str:
+    """``'litv2-s-ort-int8'`` -> ``'litv2-s'``: the eager model an ORT one is made from."""
+    return name[:name.rindex('-ort')] if name.endswith(ORT_SUFFIXES) else name
+
+
 class Models:
     """Builds each requested model once (references: once per input size)."""
 
@@ -126,6 +141,7 @@ class Models:
         self.args, self.device = args, device
         self.pairs = {}
         self.built = {}
+        self.ort_ceiling_said = False
 
     def pair(self, arch):
         if arch not in self.pairs:
@@ -137,12 +153,20 @@ class Models:
         kind, _, rest = name.partition('-')
         if kind == 'reference':
             return self.pair(rest).reference(size).to(self.device)
-        if name.endswith('-ort'):  # exported per thread count (the session's threads)
+        if name.endswith(ORT_SUFFIXES):  # exported per thread count (the session's threads)
             key = (name, torch.get_num_threads())
             if key not in self.built:
+                if not self.ort_ceiling_said:
+                    rates = bm.ort_gemm_ceiling(key[1])
+                    print(f'# ONNX Runtime GEMM ceiling (6400x384x1536, {key[1]} threads): '
+                          f'fp32 {rates["fp32"]:.0f} GFLOP/s, int8 {rates["int8"]:.0f} GOP/s',
+                          flush=True)
+                    self.ort_ceiling_said = True
                 os.makedirs(self.args.out_dir, exist_ok=True)
-                path = osp.join(self.args.out_dir, f'{name}.onnx')
-                self.built[key] = bm.OrtBackbone(self.get(name[:-4], size), path, key[1])
+                path = osp.join(self.args.out_dir, f'{eager_name(name)}.onnx')
+                calib = self.args.int8_calib if name.endswith('-int8') else 0
+                self.built[key] = bm.OrtBackbone(self.get(eager_name(name), size), path, key[1],
+                                                 int8_calibration=calib)
             return self.built[key]
         if name not in self.built:
             if kind == 'fastervit':
@@ -179,7 +203,7 @@ def run_infer(args, device):
                         fn = bm.forward_fn(model, x, device, dtype, split_kernels(name)[1])
                         timing = bm.time_calls(fn, device, args.warmup, args.repeat)
                         m = bm.Measurement(name, size, batch, dtype, threads, 'forward', timing)
-                        if not args.no_memory and not name.endswith('-ort'):
+                        if not args.no_memory and not name.endswith(ORT_SUFFIXES):
                             m.peak_mb = bm.peak_memory_mb(fn, device)
                         for class_name in args.share if isinstance(model, nn.Module) else ():
                             share = bm.module_share(fn, model, class_name, device, args.repeat)
@@ -187,12 +211,17 @@ def run_infer(args, device):
                                 m.notes[f'share_{class_name}'] = f'{100 * share:.1f}%'
                         if dtype != 'fp32' and isinstance(model, nn.Module):
                             m.notes['rel_err_vs_fp32'] = _stage_errors(
-                            model, x, device, dtype, split_kernels(name)[1])
-                        if name.endswith('-ort') and dtype == 'fp32':
+                                model, x, device, dtype, split_kernels(name)[1])
+                        if name.endswith(ORT_SUFFIXES) and dtype == 'fp32':
                             with torch.no_grad():
-                                want = models.get(name[:-4], size)(x)
-                            diff = max(float((g - e).abs().max()) for g, e in zip(model(x), want))
+                                want = models.get(eager_name(name), size)(x)
+                            got = model(x)
+                            diff = max(float((g - e).abs().max()) for g, e in zip(got, want))
                             m.notes['max_abs_diff_vs_eager'] = f'{diff:.2e}'
+                            if name.endswith('-int8'):  # the worst stage's cosine
+                                cos = min(float(F.cosine_similarity(g.flatten(), e.flatten(), 0))
+                                          for g, e in zip(got, want))
+                                m.notes['cosine_vs_eager'] = f'{cos:.5f}'
                         if name.startswith('reference-') and dtype == 'fp32':
                             pair = models.pair(name.split('-', 1)[1])
                             m.notes['max_abs_diff_vs_ours'] = (

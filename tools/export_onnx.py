@@ -2,7 +2,7 @@
 
     python tools/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx
         [--shape H W] [--cfg-options k=v ...]
-        [--verify [IMAGE ...]] [--verify-only]
+        [--verify [IMAGE ...]] [--verify-only] [--int8 --calib DIR [--keep-float PART ...]]
 
 The file runs in stock ONNX Runtime at any height and width (standard ops
 only). Detectors (Cascade Mask R-CNN, Mask R-CNN, Faster R-CNN): input
@@ -15,6 +15,15 @@ pipeline's resized image as float32 0..255 in loading (BGR) channel order.
 ``--verify`` runs PyTorch and ONNX Runtime on the images (default: the first
 three of the config's test set) and prints their differences; the exit code
 is 1 when one is outside tolerance. ``--verify-only`` checks an existing file.
+
+``--int8 --calib DIR`` also writes ``<out>.int8.onnx`` (or ``--int8-out``):
+ONNX Runtime static quantization (QDQ, per-channel int8 weights, uint8
+activations) calibrated on the images of DIR through the test pipeline;
+``--keep-float`` names the parts left fp32 (default: attention products,
+carrier tokens, position MLPs; ``none`` quantizes them too). With
+``--verify`` the int8 file is compared with the fp32 one on the same images
+(reported, not judged against the fp32 tolerance). ``--evaluate`` scores the
+file(s) on the config's test set with its own evaluator (mAP, mIoU).
 """
 import argparse
 import os.path as osp
@@ -44,7 +53,36 @@ def parse_args(argv=None):
                         'the first 3 of the config\'s test set)')
     parser.add_argument('--verify-only', action='store_true',
                         help='do not export: verify the existing --out file')
+    parser.add_argument('--evaluate', nargs='?', type=int, const=0, metavar='N',
+                        help='score the file(s) on the config\'s test set (its first N '
+                        'images) with the config\'s test_evaluator')
+    parser.add_argument('--int8', action='store_true',
+                        help='also write an int8 (QDQ) file calibrated on --calib')
+    parser.add_argument('--calib', metavar='DIR',
+                        help='folder of calibration images (the data the model will see)')
+    parser.add_argument('--calib-count', type=int, default=16, metavar='N',
+                        help='use at most N calibration images (default 16)')
+    parser.add_argument('--int8-out', help='int8 file (default: <out without .onnx>.int8.onnx)')
+    parser.add_argument('--keep-float', nargs='+', metavar='PART',
+                        help='parts left fp32 in the int8 file: attention carrier position, '
+                        'or none (default: all three)')
     return parser.parse_args(argv)
+
+
+def int8_options(args):
+    """(calibration images, int8 path, parts kept fp32) of ``--int8``, checked."""
+    from mmfastervit.export.quantize import KEEP_FLOAT, calibration_images
+    if not args.calib:
+        raise ConfigError('--int8 needs --calib DIR: a folder of images to calibrate on')
+    keep = tuple(KEEP_FLOAT) if args.keep_float is None else tuple(
+        p for p in args.keep_float if p != 'none')
+    unknown = [p for p in keep if p not in KEEP_FLOAT]
+    if unknown:
+        raise ConfigError(f'--keep-float {unknown[0]!r}: choose from '
+                          f'{", ".join(KEEP_FLOAT)} or none')
+    images = calibration_images(args.calib, args.calib_count)
+    stem = args.out[:-5] if args.out.endswith('.onnx') else args.out
+    return images, args.int8_out or stem + '.int8.onnx', keep
 
 
 def default_shape(cfg):
@@ -67,6 +105,9 @@ def main(argv=None) -> int:
             raise ConfigError(f'--verify-only: {args.out!r} does not exist (export it first)')
         if args.verify is None:
             args.verify = []
+    if args.calib and not args.int8:
+        raise ConfigError('--calib is for --int8 (add --int8 to write an int8 file)')
+    int8 = int8_options(args) if args.int8 else None
     model = driver.build_model(cfg, args.checkpoint)
     if args.checkpoint is None:
         print('no checkpoint: exporting randomly initialised weights', flush=True)
@@ -78,6 +119,20 @@ def main(argv=None) -> int:
         print(f'wrote {info.path} ({info.megabytes:.1f} MB) in {info.seconds:.1f} s, traced at '
               f'{shape[0]}x{shape[1]}; inputs: {", ".join(driver.io_spec(graph)[0])}; '
               f'outputs: {", ".join(graph.output_names)}', flush=True)
+    if int8 is not None:
+        from mmfastervit.export.quantize import calibration_feeds, quantize
+        images, int8_path, keep = int8
+        info = quantize(args.out, int8_path, calibration_feeds(cfg, images), keep)
+        print(f'wrote {info.path} ({info.megabytes:.1f} MB) in {info.seconds:.1f} s: '
+              f'{info.quantized} weight layers int8, {info.kept_float} fp32 '
+              f'({", ".join(keep) or "none kept"}), calibrated on {info.calibration_inputs} '
+              f'images of {args.calib}', flush=True)
+    if args.evaluate is not None:
+        from mmfastervit.export.evaluate import evaluate_file
+        for path in [args.out] + ([int8[1]] if int8 else []):
+            metrics = evaluate_file(cfg, path, args.evaluate or None)
+            print(f'test set metrics of {path}: '
+                  + ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()), flush=True)
     if args.verify is None:
         return 0
     from mmfastervit.export.verify import TOLERANCE_TEXT, test_images, verify
@@ -91,6 +146,12 @@ def main(argv=None) -> int:
     failed = sum(not r.ok for r in results)
     print(f'verification: {len(results) - failed}/{len(results)} images within tolerance '
           f'({TOLERANCE_TEXT})')
+    if int8 is not None:
+        from mmfastervit.export.verify import compare_files
+        print(f'int8 against fp32 ({int8[1]} vs {args.out}; reported, the exit code is '
+              'the fp32 check\'s):')
+        close = sum(c.ok for c in compare_files(cfg, args.out, int8[1], images))
+        print(f'int8: {close}/{len(images)} images within the fp32 tolerance of the fp32 file')
     return 1 if failed else 0
 
 

@@ -138,16 +138,51 @@ def compare_detections(ref: Dict[str, np.ndarray], out: Dict[str, np.ndarray],
     return stats, problems
 
 
+def image_feed(pipeline, image_path: str, detection: bool) -> tuple:
+    """``(data, feed)``: the test pipeline's output for one image and the
+    exported file's inputs made from it (``image`` (1, 3, H, W) float32, and
+    ``out_size`` for segmentors)."""
+    data = pipeline(dict(img_path=image_path, img_id=0))
+    return data, file_inputs(data, detection)
+
+
+def file_inputs(data: dict, detection: bool) -> Dict[str, np.ndarray]:
+    """The exported file's inputs for one test-pipeline output ``data``."""
+    feed = {'image': data['inputs'][None].float().numpy()}
+    if not detection:
+        feed['out_size'] = np.asarray(data['data_samples'].metainfo['ori_shape'][:2],
+                                      dtype=np.int64)
+    return feed
+
+
+def compare_class_maps(ref: np.ndarray, out: np.ndarray, tol: Dict[str, float]) -> tuple:
+    """``(stats, problems)`` of class map ``out`` against ``ref``."""
+    if ref.shape != out.shape:
+        return {}, [f'class map {out.shape} != {ref.shape}']
+    agree = float((ref == out).mean())
+    stats = dict(pixels=int(ref.size), pixel_agreement=agree, pixels_differ=int((ref != out).sum()))
+    problems = []
+    if agree < tol['pixel_agreement']:
+        problems.append(f'{agree:.5f} of pixels agree < {tol["pixel_agreement"]}')
+    return stats, problems
+
+
+def onnx_session(path: str):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only (the int8 files' QDQ notes)
+    return ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+
+
 class Verifier:
     """Runs ``model`` (PyTorch) and the ONNX file on images and compares."""
 
     def __init__(self, cfg: Config, model: nn.Module, onnx_path: str,
                  tolerances: Optional[Dict[str, float]] = None):
-        import onnxruntime as ort
-
         self.cfg, self.model = cfg, model
         self.tol = dict(TOLERANCES, **(tolerances or {}))
-        self.session = ort.InferenceSession(onnx_path, providers=['CPUExecutionProvider'])
+        self.session = onnx_session(onnx_path)
         self.meta = self.session.get_modelmeta().custom_metadata_map
         self.pipeline = test_pipeline(cfg)
         self.detection = cfg.default_scope == 'mmdet'
@@ -155,7 +190,7 @@ class Verifier:
     def __call__(self, image_path: str) -> Comparison:
         from mmengine.dataset import pseudo_collate
 
-        data = self.pipeline(dict(img_path=image_path, img_id=0))
+        data, feed = image_feed(self.pipeline, image_path, self.detection)
         meta = data['data_samples'].metainfo
         start = time.perf_counter()
         with torch.no_grad(), warnings.catch_warnings():
@@ -163,28 +198,15 @@ class Verifier:
             warnings.filterwarnings('ignore', 'To copy construct from a tensor')
             sample = self.model.test_step(pseudo_collate([data]))[0]
         torch_ms = (time.perf_counter() - start) * 1e3
-        image = data['inputs'][None].float().numpy()
-        feed = {'image': image}
-        if not self.detection:
-            feed['out_size'] = np.asarray(meta['ori_shape'][:2], dtype=np.int64)
         start = time.perf_counter()
         outputs = self.session.run(None, feed)
         onnx_ms = (time.perf_counter() - start) * 1e3
-        result = Comparison(image_path, tuple(image.shape[2:]), torch_ms, onnx_ms)
+        result = Comparison(image_path, tuple(feed['image'].shape[2:]), torch_ms, onnx_ms)
         if self.detection:
             self._detections(sample, outputs, meta, result)
         else:
-            ref = sample.pred_sem_seg.data[0].numpy()
-            out = outputs[0][0]
-            if ref.shape != out.shape:
-                result.problems.append(f'class map {out.shape} != PyTorch {ref.shape}')
-            else:
-                agree = float((ref == out).mean())
-                result.stats = dict(pixels=int(ref.size), pixel_agreement=agree,
-                                    pixels_differ=int((ref != out).sum()))
-                if agree < self.tol['pixel_agreement']:
-                    result.problems.append(f'{agree:.5f} of pixels agree < '
-                                           f'{self.tol["pixel_agreement"]}')
+            result.stats, result.problems = compare_class_maps(
+                sample.pred_sem_seg.data[0].numpy(), outputs[0][0], self.tol)
         return result
 
     def _detections(self, sample, outputs, meta, result: Comparison) -> None:
@@ -202,14 +224,50 @@ class Verifier:
             ref, out, rcnn.score_thr, rcnn.max_per_img, self.tol)
 
 
-def format_comparison(c: Comparison) -> str:
+class FileComparer:
+    """Two exported files of one config (fp32 and its int8 version, say) on
+    the same images: ``reference`` plays PyTorch's part in :class:`Comparison`."""
+
+    def __init__(self, cfg: Config, reference: str, other: str,
+                 tolerances: Optional[Dict[str, float]] = None):
+        self.tol = dict(TOLERANCES, **(tolerances or {}))
+        self.sessions = onnx_session(reference), onnx_session(other)
+        self.meta = self.sessions[0].get_modelmeta().custom_metadata_map
+        self.pipeline = test_pipeline(cfg)
+        self.detection = cfg.default_scope == 'mmdet'
+        self.rcnn = cfg.model.test_cfg.rcnn if self.detection else None
+
+    def __call__(self, image_path: str) -> Comparison:
+        from .postprocess import detections_to_image
+
+        data, feed = image_feed(self.pipeline, image_path, self.detection)
+        meta = data['data_samples'].metainfo
+        outputs, times = [], []
+        for session in self.sessions:
+            start = time.perf_counter()
+            outputs.append(session.run(None, feed))
+            times.append((time.perf_counter() - start) * 1e3)
+        result = Comparison(image_path, tuple(feed['image'].shape[2:]), *times)
+        if self.detection:
+            ref, out = (detections_to_image(o, meta['scale_factor'], meta['ori_shape'][:2],
+                                            float(self.meta.get('mask_thr_binary', 0.5)))
+                        for o in outputs)
+            result.stats, result.problems = compare_detections(
+                ref, out, self.rcnn.score_thr, self.rcnn.max_per_img, self.tol)
+        else:
+            result.stats, result.problems = compare_class_maps(outputs[0][0][0],
+                                                               outputs[1][0][0], self.tol)
+        return result
+
+
+def format_comparison(c: Comparison, sides=('torch', 'onnx')) -> str:
     s = c.stats
     size = f'{c.input_hw[0]}x{c.input_hw[1]}'
     if 'pixel_agreement' in s:
         body = (f'class map: {s["pixel_agreement"] * 100:.3f}% of {s["pixels"]} pixels equal '
                 f'({s["pixels_differ"]} differ)')
     elif s:
-        body = (f'detections torch {s["torch_dets"]} / onnx {s["onnx_dets"]}, '
+        body = (f'detections {sides[0]} {s["torch_dets"]} / {sides[1]} {s["onnx_dets"]}, '
                 f'matched {s["matched"]}'
                 + (f' (+{s["borderline"]} at a score cut)' if s['borderline'] else '')
                 + f', min box IoU {s["min_box_iou"]:.5f}, max score diff '
@@ -218,7 +276,8 @@ def format_comparison(c: Comparison) -> str:
     else:
         body = ''
     verdict = 'ok' if c.ok else 'FAIL: ' + '; '.join(c.problems)
-    return (f'{c.image} [{size}] {body} | torch {c.torch_ms:.0f} ms, onnxruntime '
+    names = ('torch', 'onnxruntime') if sides == ('torch', 'onnx') else sides
+    return (f'{c.image} [{size}] {body} | {names[0]} {c.torch_ms:.0f} ms, {names[1]} '
             f'{c.onnx_ms:.0f} ms | {verdict}')
 
 
@@ -230,4 +289,16 @@ def verify(cfg: Config, model: nn.Module, onnx_path: str, images: Sequence[str],
     for path in images:
         results.append(verifier(path))
         echo(format_comparison(results[-1]))
+    return results
+
+
+def compare_files(cfg: Config, reference: str, other: str, images: Sequence[str],
+                  tolerances: Optional[Dict[str, float]] = None, sides=('fp32', 'int8'),
+                  echo=print) -> List[Comparison]:
+    """:func:`verify` for two exported files: ``other`` against ``reference``."""
+    comparer = FileComparer(cfg, reference, other, tolerances)
+    results = []
+    for path in images:
+        results.append(comparer(path))
+        echo(format_comparison(results[-1], sides))
     return results

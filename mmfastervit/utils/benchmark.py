@@ -82,14 +82,41 @@ def build_ours(name: str, window_size: Optional[Sequence[int]] = None,
     raise ValueError(f'unknown model {name!r}')
 
 
+def synthetic_calibration(count: int = 4, size: Tuple[int, int] = (384, 512)) -> List[Tensor]:
+    """``count`` synthetic COCO pictures (the suite's data set), normalised
+    with ImageNet's mean and std as the detectors' preprocessor does:
+    ``(1, 3, H, W)`` each, calibration inputs of an int8 backbone."""
+    import numpy as np
+
+    from ..datasets.synthetic_coco import render_image
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    rng = np.random.default_rng(0)
+    images = [np.asarray(render_image(rng, *size)[0], dtype=np.float32) for _ in range(count)]
+    return [(torch.from_numpy(i).permute(2, 0, 1)[None] - mean) / std for i in images]
+
+
+def ort_session(path: str, threads: int):
+    """ONNX Runtime on the CPU with ``threads`` threads (all graph
+    optimisations, ORT's default)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # errors only
+    return onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+
+
 class OrtBackbone:
     """A backbone exported once to ONNX (TorchScript exporter, dynamic batch,
     height and width; traced at 2x3x224x288) and run by ONNX Runtime on the
-    CPU with ``threads`` threads: ``(B, 3, H, W)`` tensor -> tuple of tensors."""
+    CPU with ``threads`` threads: ``(B, 3, H, W)`` tensor -> tuple of tensors.
+    ``int8_calibration`` > 0: the file quantized by
+    :mod:`mmfastervit.export.quantize`, calibrated on that many
+    :func:`synthetic_calibration` pictures."""
 
-    def __init__(self, model: nn.Module, path: str, threads: int) -> None:
-        import onnxruntime
-
+    def __init__(self, model: nn.Module, path: str, threads: int,
+                 int8_calibration: int = 0) -> None:
         names = [f'out{i}' for i in range(len(model.out_indices))]
         axes = {'x': {0: 'batch', 2: 'height', 3: 'width'}}
         axes.update({n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} for i, n in enumerate(names)})
@@ -99,14 +126,62 @@ class OrtBackbone:
             torch.onnx.export(model.eval(), (torch.randn(2, 3, 224, 288),), path,
                               dynamo=False, input_names=['x'], output_names=names,
                               dynamic_axes=axes)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3  # errors only
-        self.session = onnxruntime.InferenceSession(path, options,
-                                                    providers=['CPUExecutionProvider'])
+        if int8_calibration:
+            from ..export.quantize import quantize
+            fp32, path = path, path.removesuffix('.onnx') + '.int8.onnx'
+            quantize(fp32, path, ({'x': x.numpy()}
+                                  for x in synthetic_calibration(int8_calibration)))
+        self.session = ort_session(path, threads)
 
     def __call__(self, x: Tensor):
         return tuple(torch.from_numpy(o) for o in self.session.run(None, {'x': x.numpy()}))
+
+
+def ort_gemm_ceiling(threads: int, m: int = 6400, k: int = 384, n: int = 1536,
+                     repeat: int = 5) -> Dict[str, float]:
+    """What ONNX Runtime's CPU matrix product reaches here, in G(FL)OP/s
+    (2 per multiply-add): ``fp32`` a MatMul, ``int8`` the same MatMul with
+    QDQ uint8 activations and int8 weights (run as an integer GEMM), of the
+    MLPs' shape (6400 tokens x 384 -> 1536)."""
+    import tempfile
+
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((k, n)).astype(np.float32)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    q = [numpy_helper.from_array(np.array(v, dtype=t), name) for name, v, t in (
+        ('xs', 0.05, np.float32), ('xz', 128, np.uint8), ('ws', [0.02] * n, np.float32),
+        ('wz', [0] * n, np.int8))]
+    qweight = numpy_helper.from_array(np.clip(weight / 0.02, -127, 127).astype(np.int8), 'wq')
+    graphs = {
+        'fp32': helper.make_graph(
+            [helper.make_node('MatMul', ['x', 'w'], ['y'])], 'fp32',
+            [helper.make_tensor_value_info('x', TensorProto.FLOAT, [m, k])],
+            [helper.make_tensor_value_info('y', TensorProto.FLOAT, [m, n])],
+            [numpy_helper.from_array(weight, 'w')]),
+        'int8': helper.make_graph(
+            [helper.make_node('QuantizeLinear', ['x', 'xs', 'xz'], ['xq']),
+             helper.make_node('DequantizeLinear', ['xq', 'xs', 'xz'], ['xd']),
+             helper.make_node('DequantizeLinear', ['wq', 'ws', 'wz'], ['wd'], axis=1),
+             helper.make_node('MatMul', ['xd', 'wd'], ['y'])], 'int8',
+            [helper.make_tensor_value_info('x', TensorProto.FLOAT, [m, k])],
+            [helper.make_tensor_value_info('y', TensorProto.FLOAT, [m, n])],
+            [qweight, *q]),
+    }
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for dtype, graph in graphs.items():
+            path = os.path.join(tmp, f'{dtype}.onnx')
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)]),
+                      path)
+            session = ort_session(path, threads)
+            timing = time_calls(lambda s=session: s.run(None, {'x': x}), torch.device('cpu'),
+                                2, repeat)
+            rates[dtype] = 2 * m * k * n / timing.median / 1e9
+    return rates
 
 
 def build_swin(size: str) -> nn.Module:

@@ -61,7 +61,14 @@ def export_and_verify(config, checkpoint, onnx_file, images, *extra):
     assert len(lines) == len(images) and all(line.endswith('| ok') for line in lines), \
         res.stdout
     print(res.stdout)  # the measured differences, for the log (-s)
-    return lines, {re.search(r' \[(\d+x\d+)\] ', line).group(1) for line in lines}
+    return lines, {re.search(r' \[(\d+x\d+)\] ', line).group(1) for line in lines}, res.stdout
+
+
+def file_metrics(stdout: str, path) -> dict:
+    """The ``--evaluate`` metrics the tool printed for ``path``."""
+    line, = [line for line in stdout.splitlines()
+             if line.startswith(f'test set metrics of {path}: ')]
+    return {k: float(v) for k, v in re.findall(r'(\S+) (-?[\d.]+)(?:,|$)', line.split(': ', 1)[1])}
 
 
 def check_coco_demo(work, log, min_bbox_map: float, min_segm_map: float) -> None:
@@ -80,17 +87,26 @@ def check_coco_demo(work, log, min_bbox_map: float, min_segm_map: float) -> None
         assert picture.format == 'PNG' and min(picture.size) >= 200
 
 
-def check_coco_export(work, data, config, tmp_path) -> None:
+def check_coco_export(work, data, config, tmp_path, tested) -> None:
     """The trained checkpoint exported to ONNX (traced at 320x320) gives PyTorch's
-    detections on held-out images of every size, and at a scale it never saw."""
+    detections on held-out images of every size, and at a scale it never saw;
+    on the test set its mAP is tools/test.py's, and that of its int8 version
+    (calibrated on training images) within 0.02 of it."""
     checkpoint = last_checkpoint(work)
     onnx_file = tmp_path / 'det.onnx'
-    lines, sizes = export_and_verify(config, checkpoint, onnx_file,
-                                     images_by_size(data / 'val2017'))
+    lines, sizes, stdout = export_and_verify(
+        config, checkpoint, onnx_file, images_by_size(data / 'val2017'), '--int8', '--calib',
+        str(data / 'train2017'), '--calib-count', '8', '--evaluate',
+        '--cfg-options', f'test_dataloader.dataset.data_root={data}',
+        f'test_evaluator.ann_file={data}/annotations/instances_val2017.json')
     assert len(sizes) >= 3 and all(int(re.search(r'matched (\d+)', line).group(1)) > 0
                                    for line in lines)
+    fp32, int8 = (file_metrics(stdout, path) for path in (onnx_file, tmp_path / 'det.int8.onnx'))
+    for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
+        assert fp32[key] == pytest.approx(tested[key], abs=0.005), (key, fp32, tested)
+        assert int8[key] >= fp32[key] - 0.02, (key, int8, fp32)
     scale = 'test_dataloader.dataset.pipeline.1.scale=(480,480)'  # the Resize step
-    _, sizes = export_and_verify(config, checkpoint, onnx_file,
+    _, sizes, _ = export_and_verify(config, checkpoint, onnx_file,
                                  images_by_size(data / 'val2017', per_size=1), '--verify-only',
                                  '--cfg-options', scale)
     assert sizes and all(max(int(v) for v in size.split('x')) == 480 for size in sizes)
@@ -135,7 +151,7 @@ def test_coco_demo_learns_and_its_checkpoint_reproduces(tmp_path):
     check_coco_demo(work, log, min_bbox_map=0.25, min_segm_map=0.25)
     config = 'configs/demo/cascade_fastervit_synthetic_coco.py'
     check_bf16_test(config, work, data, test_metrics(log), COCO_KEYS, 0.01, tmp_path)
-    check_coco_export(work, data, config, tmp_path)
+    check_coco_export(work, data, config, tmp_path, test_metrics(log))
 
 
 @pytest.mark.slow
@@ -167,7 +183,7 @@ def test_ade20k_demo_learns_and_its_checkpoint_reproduces(tmp_path):
 
     # the checkpoint exported to ONNX (traced at 256x256) gives PyTorch's class maps
     checkpoint = last_checkpoint(work)
-    _, sizes = export_and_verify(config, checkpoint, tmp_path / 'seg.onnx',
+    _, sizes, _ = export_and_verify(config, checkpoint, tmp_path / 'seg.onnx',
                                  images_by_size(data / 'images' / 'validation'))
     assert len(sizes) >= 3
 

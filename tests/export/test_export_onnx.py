@@ -202,16 +202,28 @@ def test_segmentor_export_tool_verifies_at_other_sizes_and_batches(tmp_path, ade
                                                                   run_tool):
     """tools/export_onnx.py on the demo UPerNet: traced at 256x256, verified
     at 256x384 and 341x256 (pyramid pooling included); a batch of two gives
-    each image's own map."""
+    each image's own map. ``--int8 --calib`` writes the int8 file beside it,
+    compared with the fp32 file on the same images."""
     out = tmp_path / 'seg.onnx'
+    calib = os.path.dirname(ade_images[0])
     res = run_tool('tools/export_onnx.py', SEG, '--out', str(out), '--verify', *ade_images,
-                   timeout=600)
+                   '--int8', '--calib', calib, timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert 'traced at 256x256' in res.stdout
-    agreement = [float(a) for a in re.findall(r'class map: ([\d.]+)% of', res.stdout)]
+    fp32_part, int8_part = res.stdout.split('int8 against fp32')
+    agreement = [float(a) for a in re.findall(r'class map: ([\d.]+)% of', fp32_part)]
     assert len(agreement) == 2 and min(agreement) >= 99.9, res.stdout
     assert '[256x384]' in res.stdout and '[341x256]' in res.stdout
     assert 'verification: 2/2 images within tolerance' in res.stdout
+
+    int8 = tmp_path / 'seg.int8.onnx'
+    assert f'wrote {int8}' in res.stdout and f'calibrated on 2 images of {calib}' in res.stdout
+    agreement = [float(a) for a in re.findall(r'class map: ([\d.]+)% of', int8_part)]
+    assert len(agreement) == 2 and min(agreement) >= 50, res.stdout
+    assert re.search(r'int8: [0-2]/2 images within the fp32 tolerance', int8_part)
+    meta = ort.InferenceSession(str(int8), providers=['CPUExecutionProvider']
+                                ).get_modelmeta().custom_metadata_map
+    assert meta['task'] == 'segmentation' and meta['precision'].startswith('int8 QDQ')
 
     session = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
     meta = session.get_modelmeta().custom_metadata_map
@@ -271,6 +283,15 @@ def test_export_tool_errors(tmp_path, capsys):
     code, _, err = run_export_tool(capsys, str(retina), '--out', out)
     assert code == 2 and 'cannot export a RetinaNet' in err
     assert 'CascadeRCNN, MaskRCNN, FasterRCNN' in err
+
+    for extra, message in [(['--int8'], '--int8 needs --calib DIR'),
+                           (['--calib', str(tmp_path)], '--calib is for --int8'),
+                           (['--int8', '--calib', str(tmp_path / 'none')], 'is not a folder'),
+                           (['--int8', '--calib', str(tmp_path)], 'holds no images'),
+                           (['--int8', '--calib', str(tmp_path), '--keep-float', 'norms'],
+                            "--keep-float 'norms': choose from attention, carrier, position")]:
+        code, _, err = run_export_tool(capsys, SEG, '--out', out, *extra)
+        assert code == 2 and message in err, err
 
     code, _, err = run_export_tool(capsys, DET, 'no/such.pth', '--out', out)
     assert code == 2 and 'no/such.pth' in err and 'does not exist' in err

@@ -14,12 +14,19 @@ def bench(tmp_path, *args):
 
 def test_inference_mode_compares_with_the_reference(tmp_path):
     out = bench(tmp_path, '--models', 'fastervit-0', 'reference-0', 'litv2-s', 'swin-t',
-                'convnext-t', '--sizes', '224x224', '256x320',
-                '--share', 'DeformableTokenMerging', 'HiLo')
+                'convnext-t', 'litv2-s-ort-int8', '--sizes', '224x224', '256x320',
+                '--share', 'DeformableTokenMerging', 'HiLo', '--int8-calib', '1')
     results = json.load(open(tmp_path / 'results.json'))
+    int8 = [r for r in results if r['model'] == 'litv2-s-ort-int8']
+    results = [r for r in results if r not in int8]
     assert {r['model'] for r in results} == {'fastervit-0', 'reference-0', 'litv2-s', 'swin-t',
                                              'convnext-t'}
     assert all(r['median_ms'] > 0 and r['peak_mb'] > 0 for r in results)
+    # -ort-int8: the exported backbone quantized, timed, compared with eager,
+    # after ORT's GEMM ceiling line (1 calibration picture, randn inputs)
+    assert '# ONNX Runtime GEMM ceiling' in out and (tmp_path / 'litv2-s.int8.onnx').is_file()
+    assert len(int8) == 2 and all(r['median_ms'] > 0 and r['peak_mb'] is None for r in int8)
+    assert all(float(r['notes']['cosine_vs_eager']) > 0.95 for r in int8)
     ref = [r for r in results if r['model'] == 'reference-0' and r['size'] == [224, 224]][0]
     assert float(ref['notes']['max_abs_diff_vs_ours']) <= 1e-4  # same weights, no padding
     assert (tmp_path / 'latency.png').stat().st_size > 1000
@@ -119,3 +126,4 @@ def test_flops_mode_counts_litv2(tmp_path):
     assert rows['litv2-s-dcn', '448x448']['gmacs'] == rows['litv2-s', '448x448']['gmacs']
     # the Lo-Fi attention is global: 4x the pixels costs more than 4x
     assert rows['litv2-s', '448x448']['gmacs'] / rows['litv2-s', '224x224']['gmacs'] > 4.05
+
