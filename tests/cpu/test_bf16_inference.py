@@ -12,6 +12,7 @@ import mmfastervit.cpu.bf16 as bf16
 import mmfastervit.cpu.onednn as onednn
 from mmfastervit import FasterViT, LITv2, cpu_kernels
 from mmfastervit.cpu.features import cpu_features
+from mmfastervit.utils.benchmark import relative_errors as rel_errors
 
 pytestmark = pytest.mark.skipif(onednn._linear is None, reason='torch built without oneDNN')
 
@@ -47,10 +48,6 @@ def linear_dtypes(monkeypatch):
     wrapper.binary = lambda x, *args: (seen.append(x.dtype), original.binary(x, *args))[1]
     monkeypatch.setattr(onednn, '_linear', wrapper)
     return seen
-
-
-def rel_errors(got, want):
-    return [float((g.float() - w).norm() / w.norm()) for g, w in zip(got, want)]
 
 
 def run(model, x, mode='auto', autocast=True):
