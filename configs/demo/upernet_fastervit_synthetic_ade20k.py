@@ -50,8 +50,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
 
-max_iters = 400
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=100)
+max_iters = 200
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=50)
 custom_hooks = [dict(type='ValidateBeforeTrainHook')]
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
@@ -61,4 +61,4 @@ optim_wrapper = dict(paramwise_cfg=dict(decay_rate=1.0),  # from scratch: no lay
                      optimizer=dict(lr=1e-3))
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=1, save_last=True))
+    checkpoint=dict(by_epoch=False, interval=50, max_keep_ckpts=1, save_last=True))
