@@ -128,7 +128,11 @@ def main(argv=None) -> int:
               f'({", ".join(keep) or "none kept"}), calibrated on {info.calibration_inputs} '
               f'images of {args.calib}', flush=True)
     if args.evaluate is not None:
+        from mmengine.logging import MMLogger
+
+        from mmfastervit.cli.console import quiet_library_records
         from mmfastervit.export.evaluate import evaluate_file
+        quiet_library_records(MMLogger.get_current_instance())
         for path in [args.out] + ([int8[1]] if int8 else []):
             metrics = evaluate_file(cfg, path, args.evaluate or None)
             print(f'test set metrics of {path}: '

@@ -119,10 +119,15 @@ class _DivertLines(io.TextIOBase):
         return self.console.isatty()
 
 
+def quiet_library_records(logger: logging.Logger) -> None:
+    """Drop mmengine's notes about its own internals from ``logger``."""
+    logger.addFilter(_LibraryRecords())
+
+
 def summarise_console(logger: logging.Logger) -> None:
     """Shorten what ``logger`` (a runner's) and pycocotools print on the
     console; the log file keeps everything."""
-    logger.addFilter(_LibraryRecords())
+    quiet_library_records(logger)
     files = [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
     if files:
         for handler in logger.handlers:
