@@ -32,6 +32,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.tools)
         else:
             item.add_marker(pytest.mark.unit)
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        # in parallel (tools/run_tests.sh): the end-to-end runs first, so that
+        # none of them starts last and leaves the other workers idle
+        items.sort(key=lambda item: item.get_closest_marker('slow') is None)
 
 
 # ------------------------------------------------------------ tool runner

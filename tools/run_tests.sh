@@ -4,11 +4,21 @@
 #   bash tools/run_tests.sh -m "not slow"      # skip the end-to-end runs
 #   bash tools/run_tests.sh -m unit            # in-process tests only (minutes)
 #   bash tools/run_tests.sh -m tools           # tests that start the tools
-# The exit code is pytest's (or the linter's, if it fails first).
+#   bash tools/run_tests.sh -n 0               # in one process
+# Tests run in parallel (pytest-xdist), one worker per core up to 4
+# (MMFV_TEST_WORKERS=N to choose), the cores shared out among the workers'
+# threads (OMP_NUM_THREADS, unless set). The exit code is pytest's (or the
+# linter's, if it fails first).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/bootstrap.sh"
 VENV="${MMFV_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 "$VENV/bin/ruff" check mmfastervit tools tests
+CORES="$(nproc)"
+WORKERS="${MMFV_TEST_WORKERS:-$(( CORES < 4 ? CORES : 4 ))}"
+if (( WORKERS > 1 )); then
+  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(( CORES / WORKERS > 1 ? CORES / WORKERS : 1 ))}"
+  set -- -n "$WORKERS" --dist worksteal "$@"
+fi
 exec "$VENV/bin/python" -m pytest tests "$@"
