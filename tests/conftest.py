@@ -13,6 +13,7 @@ The datasets are session-scoped and shared: a test that changes files must
 copy the dataset first (as ``coco_with_nan_image`` does).
 """
 import os
+import warnings
 
 import pytest
 import torch
@@ -33,9 +34,11 @@ def pytest_collection_modifyitems(config, items):
         else:
             item.add_marker(pytest.mark.unit)
     if os.environ.get('PYTEST_XDIST_WORKER'):
-        # in parallel (tools/run_tests.sh): the end-to-end runs first, so that
+        # in parallel (tools/run_tests.sh, --dist load hands tests out in this
+        # order): the end-to-end runs first, then the other slow tests, so that
         # none of them starts last and leaves the other workers idle
-        items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+        items.sort(key=lambda item: (item.get_closest_marker('slow') is None,
+                                     os.sep + 'e2e' + os.sep not in str(item.path)))
 
 
 # ------------------------------------------------------------ tool runner
@@ -49,13 +52,27 @@ def run_tool():
 
 @pytest.fixture
 def tools_environment(monkeypatch):
-    """What our tools set up (:func:`mmfastervit.cli.setup_env`), undone after
-    the test: mmengine's table of loaders is restored."""
+    """What our tools set up (:func:`mmfastervit.cli.setup_env`, also run by
+    a tool's ``main_guard`` in-process), undone after the test: mmengine's
+    table of loaders and the warning filters are restored."""
     from mmengine.runner import CheckpointLoader
 
     from mmfastervit.cli import setup_env
     monkeypatch.setattr(CheckpointLoader, '_schemes', dict(CheckpointLoader._schemes))
+    monkeypatch.setattr(warnings, 'filters', list(warnings.filters))
     setup_env()
+
+
+@pytest.fixture(autouse=True)
+def _no_checkpoint_loader_leaks():
+    """A test that leaves our checkpoint loader registered in mmengine would
+    change what later tests see (stock loading refuses official files; ours
+    converts them): use ``tools_environment`` for in-process tool runs."""
+    from mmengine.runner import CheckpointLoader
+    before = dict(CheckpointLoader._schemes)
+    yield
+    assert dict(CheckpointLoader._schemes) == before, \
+        "mmengine's checkpoint loaders were left changed: use the tools_environment fixture"
 
 
 # ------------------------------------------------------------ synthetic datasets

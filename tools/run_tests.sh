@@ -19,6 +19,6 @@ CORES="$(nproc)"
 WORKERS="${MMFV_TEST_WORKERS:-$(( CORES < 4 ? CORES : 4 ))}"
 if (( WORKERS > 1 )); then
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(( CORES / WORKERS > 1 ? CORES / WORKERS : 1 ))}"
-  set -- -n "$WORKERS" --dist worksteal "$@"
+  set -- -n "$WORKERS" --dist load "$@"
 fi
 exec "$VENV/bin/python" -m pytest tests "$@"

@@ -238,7 +238,8 @@ def test_segmentor_export_tool_verifies_at_other_sizes_and_batches(tmp_path, ade
 
 
 
-def test_verify_fails_with_exit_code_1_on_another_models_file(tmp_path, ade_images, capsys):
+def test_verify_fails_with_exit_code_1_on_another_models_file(tmp_path, ade_images, capsys,
+                                                              tools_environment):
     """--verify-only of a file against other weights (class 1 everywhere in
     the file, class 0 in the checkpoint) reports FAIL and exits 1."""
     from mmfastervit.export import driver
@@ -270,7 +271,7 @@ def run_export_tool(capsys, *args):
     return exit_info.value.code, captured.out, captured.err
 
 
-def test_export_tool_errors(tmp_path, capsys):
+def test_export_tool_errors(tmp_path, capsys, tools_environment):
     out = str(tmp_path / 'x.onnx')
     other = tmp_path / 'other.py'
     other.write_text("default_scope = 'mmpretrain'\nmodel = dict(type='ImageClassifier')\n")
