@@ -32,11 +32,11 @@ except (AttributeError, RuntimeError):  # a torch build without oneDNN
 def usable(x: Tensor) -> bool:
     """Whether the oneDNN kernels may and should run on ``x`` (see the
     module docstring)."""
-    return (_linear is not None and x.device.type == 'cpu'
+    return (_linear is not None and not is_tracing() and x.device.type == 'cpu'
             and (x.dtype == torch.float32
                  or x.dtype == torch.bfloat16 and cpu_features().bf16_units)
             and not torch.is_grad_enabled() and not cpu_autocast_enabled()
-            and not is_tracing() and fused_wanted())
+            and fused_wanted())
 
 
 def linear(x: Tensor, layer: nn.Linear, gelu: bool = False,

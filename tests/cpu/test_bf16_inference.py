@@ -149,3 +149,24 @@ def test_bf16_weights_are_made_once_and_remade_when_weights_change():
     assert max(rel_errors(before, [o.float() for o in after])) > 0.05
     model.train()  # a mode change drops them
     assert model._bf16_weights._state == {}
+
+
+@pytest.mark.parametrize('family', MODELS)
+def test_compile_traces_the_whole_backbone_in_one_graph_under_bf16_autocast(family):
+    """``torch.compile`` of a backbone asked for bf16 the usual way: dynamo
+    must see one graph (``fullgraph=True`` raises at a break). A break in
+    every linear layer (the kernel check reading the CPU's features before
+    seeing it is compiled) once cost a recompilation per token count, until
+    dynamo's recompile limit sent the rest back to eager. Dynamo's own
+    ``eager`` backend checks the tracing in seconds, without code generation;
+    the compiled features are the eager ones."""
+    model = MODELS[family]()
+    x = torch.randn(1, 3, 96, 128)
+    torch._dynamo.reset()
+    try:
+        compiled = torch.compile(model, backend='eager', fullgraph=True, dynamic=False)
+        got, want = run(compiled, x), run(model, x)
+    finally:
+        torch._dynamo.reset()
+    assert all(g.dtype == torch.bfloat16 for g in got)
+    assert max(rel_errors(got, want)) < MAX_REL_ERR
