@@ -7,10 +7,11 @@ process on the same inputs. ``fastervit-N`` is ours, ``reference-N`` NVIDIA's
 any-resolution model of the same variant and windows with identical weights (the
 max-abs difference of their stage features is reported), ``litv2-{s,m,b}`` ours
 (its deformable downsampling by grid_sample; ``litv2-s-dcn`` by torchvision's
-deform_conv2d kernel), ``swin-{t,s,b}`` mmdet's
-Swin, ``convnext-{t,s,b}`` timm's ConvNeXt (features_only), ``fastervit-N-compiled``
-ours under torch.compile, ``fastervit-N-ort`` / ``litv2-X-ort`` ours exported to ONNX
-(one file for every size) and run by ONNX Runtime (the max-abs difference from eager
+deform_conv2d kernel), ``swin-{t,s,b}`` mmdet's Swin, ``convnext-{t,s,b}``
+timm's ConvNeXt (features_only); ``-compiled`` after any of them: that model under
+torch.compile (inductor, with freezing: weights folded in and prepacked, one graph
+per input shape); ``fastervit-N-ort`` / ``litv2-X-ort`` ours exported to ONNX (one
+file for every size) and run by ONNX Runtime (the max-abs difference from eager
 PyTorch is reported; a first line gives ONNX Runtime's fp32 and int8 GEMM ceiling),
 ``-ort-int8`` the same file quantized to int8 (QDQ, calibrated on synthetic COCO
 pictures; the worst stage's cosine to eager is reported too); ``-fused`` / ``-plain``
@@ -34,6 +35,7 @@ Writes ``results.md``, ``results.json`` and ``latency.png`` to ``--out-dir``.
 """
 import argparse
 import json
+import logging
 import os
 import os.path as osp
 import sys
@@ -168,12 +170,16 @@ class Models:
                 self.built[key] = bm.OrtBackbone(self.get(eager_name(name), size), path, key[1],
                                                  int8_calibration=calib)
             return self.built[key]
+        if name.endswith('-compiled'):  # any model, under torch.compile (inductor, frozen)
+            if name not in self.built:
+                # inductor's C++ build looks for CUDA and warns on CPU-only machines
+                logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
+                self.built[name] = bm.CompiledForInference(
+                    self.get(name.removesuffix('-compiled'), size))
+            return self.built[name]
         if name not in self.built:
             if kind == 'fastervit':
-                arch, _ = split_kernels(rest)
-                arch, compiled = arch.removesuffix('-compiled'), arch.endswith('-compiled')
-                model = self.pair(arch).ours
-                self.built[name] = torch.compile(model) if compiled else model
+                self.built[name] = self.pair(split_kernels(rest)[0]).ours
             elif kind == 'litv2':  # -fused / -plain: the same model, another kernel mode
                 base = split_kernels(name)[0]
                 if base not in self.built:

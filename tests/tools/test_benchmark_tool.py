@@ -127,3 +127,30 @@ def test_flops_mode_counts_litv2(tmp_path):
     # the Lo-Fi attention is global: 4x the pixels costs more than 4x
     assert rows['litv2-s', '448x448']['gmacs'] / rows['litv2-s', '224x224']['gmacs'] > 4.05
 
+
+
+def test_compiled_for_inference_matches_eager_and_leaves_inductor_config_alone():
+    """``-compiled`` rows: inductor with freezing on around the call only
+    (the process's inductor settings are unchanged afterwards), the eager
+    module's outputs, in fp32 and under bf16 autocast."""
+    import torch
+    import torch._inductor.config as inductor_config
+    from torch import nn
+
+    from mmfastervit.utils.benchmark import CompiledForInference
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.GELU(),
+                          nn.Flatten(2), nn.Linear(64, 16)).eval()
+    x = torch.randn(2, 3, 8, 8)
+    torch._dynamo.reset()
+    try:
+        compiled = CompiledForInference(model)
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                got, want = compiled(x), model(x)
+        assert got.dtype == want.dtype == torch.bfloat16
+        torch.testing.assert_close(got.float(), want.float(), rtol=3e-2, atol=3e-2)
+    finally:
+        torch._dynamo.reset()
+    assert inductor_config.freezing is False
