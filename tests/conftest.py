@@ -34,9 +34,10 @@ def pytest_collection_modifyitems(config, items):
         else:
             item.add_marker(pytest.mark.unit)
     if os.environ.get('PYTEST_XDIST_WORKER'):
-        # in parallel (tools/run_tests.sh, --dist load hands tests out in this
-        # order): the end-to-end runs first, then the other slow tests, so that
-        # none of them starts last and leaves the other workers idle
+        # in parallel (tools/run_tests.sh: --dist load --maxschedchunk 1 hands
+        # tests out one at a time, in this order, to whichever worker is free):
+        # the end-to-end runs first, then the other slow tests, so that none of
+        # them starts last and leaves the other workers idle
         items.sort(key=lambda item: (item.get_closest_marker('slow') is None,
                                      os.sep + 'e2e' + os.sep not in str(item.path)))
 

@@ -7,7 +7,9 @@
 #   bash tools/run_tests.sh -n 0               # in one process
 # Tests run in parallel (pytest-xdist), one worker per core up to 4
 # (MMFV_TEST_WORKERS=N to choose), the cores shared out among the workers'
-# threads (OMP_NUM_THREADS, unless set). The exit code is pytest's (or the
+# threads (OMP_NUM_THREADS, unless set), one test handed out at a time to the
+# worker that is free (--maxschedchunk 1: xdist's default chunks queued half of
+# the remaining tests on one worker, which then ran them alone). The exit code is pytest's (or the
 # linter's, if it fails first).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +21,6 @@ CORES="$(nproc)"
 WORKERS="${MMFV_TEST_WORKERS:-$(( CORES < 4 ? CORES : 4 ))}"
 if (( WORKERS > 1 )); then
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(( CORES / WORKERS > 1 ? CORES / WORKERS : 1 ))}"
-  set -- -n "$WORKERS" --dist load "$@"
+  set -- -n "$WORKERS" --dist load --maxschedchunk 1 "$@"
 fi
 exec "$VENV/bin/python" -m pytest tests "$@"
