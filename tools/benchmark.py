@@ -326,9 +326,11 @@ def run_train(args, device):
                 m = bm.Measurement(f'{name}{" with_cp" if with_cp else ""}', size,
                                    args.batch[0], args.dtypes[0], args.threads[0],
                                    'train step', timing)
-                # the least of 3 profiled steps: the first one of a new model also
-                # counts one-off allocations (up to its gradients' size) and made
-                # with_cp look larger than without at small inputs; later ones agree
+                # the least of 3 profiled steps: a new model's first one reports far
+                # more and varies (LITv2-S, 128x160: 72-125 MiB, then 21.7 every time),
+                # which made with_cp look larger than without; the later, stable figure
+                # is below the gradients' size (108 MiB), so what the profiler leaves
+                # out of it is not settled
                 m.peak_mb = min(bm.peak_memory_mb(fn, device) for _ in range(3))
                 grads[with_cp] = bm.gradients(model)
                 if with_cp:
