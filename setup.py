@@ -16,12 +16,15 @@ from setuptools.command.build_py import build_py
 HERE = osp.dirname(osp.abspath(__file__))
 #: what goes into mmfastervit/.mim (paths relative to the checkout)
 MIM_FILES = ('configs', 'model-index.yml')
-#: the tools a user of the installed package runs (the demo and the test
-#: runner work on a checkout only)
+#: the tools a user of the installed package runs, relative to ``tools/`` (the
+#: demo, the benchmark and the development scripts under ``dev/`` work on a
+#: checkout only)
 MIM_TOOLS = ('train.py', 'test.py', 'dist_train.sh', 'dist_test.sh', 'torchrun.sh',
-             'srun.sh', 'slurm_train.sh', 'slurm_test.sh', 'export_onnx.py', 'show_predictions.py',
-             'learning_curve.py', 'make_synthetic_coco.py', 'make_synthetic_ade20k.py',
-             'convert_official_checkpoint.py', 'benchmark.py')
+             'srun.sh', 'slurm_train.sh', 'slurm_test.sh', 'deployment/export_onnx.py',
+             'analysis_tools/show_predictions.py', 'analysis_tools/learning_curve.py',
+             'dataset_converters/make_synthetic_coco.py',
+             'dataset_converters/make_synthetic_ade20k.py',
+             'model_converters/convert_official_checkpoint.py')
 
 
 def _link(source: str, target: str) -> None:
@@ -49,7 +52,8 @@ class BuildPyWithMim(build_py):
         mim = osp.join(HERE if editable else self.build_lib, 'mmfastervit', '.mim')
         if osp.isdir(mim) and not osp.islink(mim):
             shutil.rmtree(mim)
-        os.makedirs(osp.join(mim, 'tools'))
+        for name in MIM_TOOLS:
+            os.makedirs(osp.join(mim, 'tools', osp.dirname(name)), exist_ok=True)
         place = _link if editable else _copy
         for name in MIM_FILES:
             place(osp.join(HERE, name), osp.join(mim, name))

@@ -10,7 +10,7 @@
 # the padded map, unmasked (window_padding='every_stage'); the window position terms take
 # that code's coordinates (window_position='cells'); the returned stages 1-3 go through
 # BatchNorm2d (out_norm_cfg). Convert the released file once:
-#   python tools/convert_official_checkpoint.py DINO_4scale_faster_vit_4_21k_224_ms_coco.pth \
+#   python tools/model_converters/convert_official_checkpoint.py DINO_4scale_faster_vit_4_21k_224_ms_coco.pth \
 #       checkpoints/dino_4scale_fastervit_4_21k_224_mmdet.pth
 # then `tools/test.py THIS_CONFIG checkpoints/dino_4scale_fastervit_4_21k_224_mmdet.pth`.
 _base_ = 'mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py'

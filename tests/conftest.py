@@ -13,6 +13,7 @@ The datasets are session-scoped and shared: a test that changes files must
 copy the dataset first (as ``coco_with_nan_image`` does).
 """
 import os
+import sys
 import warnings
 
 import pytest
@@ -20,7 +21,13 @@ import torch
 
 from mmfastervit.datasets.synthetic_ade20k import make_synthetic_ade20k
 from mmfastervit.datasets.synthetic_coco import make_synthetic_coco
-from mmfastervit.testing import tool_runs
+from support import tool_runs
+
+#: the checkout on the path, whatever the working folder: ``benchmarks`` and
+#: ``tools`` are imported from it (``support`` comes from ``tests/``)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 TOOLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tools') + os.sep
 
@@ -34,7 +41,7 @@ def pytest_collection_modifyitems(config, items):
         else:
             item.add_marker(pytest.mark.unit)
     if os.environ.get('PYTEST_XDIST_WORKER'):
-        # in parallel (tools/run_tests.sh: --dist load --maxschedchunk 1 hands
+        # in parallel (tools/dev/run_tests.sh: --dist load --maxschedchunk 1 hands
         # tests out one at a time, in this order, to whichever worker is free):
         # the end-to-end runs first, then the other slow tests, so that none of
         # them starts last and leaves the other workers idle

@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmfastervit.testing.mm_batches import det_loss_step, seg_loss_step
+from support.mm_batches import det_loss_step, seg_loss_step
 
 SMALL_BACKBONE = dict(type='FasterViT', arch='0', window_size=(7, 7, 7, 7),
                       out_indices=(0, 1, 2, 3))

@@ -31,13 +31,13 @@ TASKS = {
         backbones=('fastervit', 'litv2', 'dino'),
         configs=dict(dino='configs/demo/dino_fastervit_synthetic_coco.py'),
         data_root='data/synthetic_coco',
-        make=['tools/make_synthetic_coco.py'],
+        make=['tools/dataset_converters/make_synthetic_coco.py'],
         sample='val2017/000001000001.jpg'),
     'ade20k': dict(
         config='configs/demo/upernet_{backbone}_synthetic_ade20k.py',
         backbones=('fastervit',),
         data_root='data/synthetic_ade20k/ADEChallengeData2016',
-        make=['tools/make_synthetic_ade20k.py'],
+        make=['tools/dataset_converters/make_synthetic_ade20k.py'],
         sample='images/validation/ADE_val_00000001.jpg'),
 }
 
@@ -110,10 +110,10 @@ def main(argv=None) -> int:
 
     step(4, 4, 'drawing predictions on a held-out image')
     picture = osp.join(work_dir, 'predictions.png')
-    run(['tools/show_predictions.py', config, checkpoint,
+    run(['tools/analysis_tools/show_predictions.py', config, checkpoint,
          osp.join(root, task['sample']), '--out', picture])
 
-    from tools.learning_curve import format_curve, read_curve
+    from tools.analysis_tools.learning_curve import format_curve, read_curve
     print('\nLearning curve (held-out images):')
     print(format_curve(read_curve(osp.join(ROOT, work_dir))))
     print(f'\nDone in {(time.time() - start) / 60:.1f} min. Picture: {picture}')

@@ -8,7 +8,7 @@
 #   bash tools/demo.sh coco dino  # DINO-4scale (NVIDIA's FasterViT detector recipe), small
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$ROOT/tools/bootstrap.sh"
+bash "$ROOT/tools/dev/bootstrap.sh"
 VENV="${MMFV_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 exec "$VENV/bin/python" tools/demo.py "$@"

@@ -1,6 +1,6 @@
 # The embedded default of the README's main command: Cascade Mask R-CNN with a small
 # FasterViT, trained from scratch on the synthetic COCO-layout dataset that
-# tools/make_synthetic_coco.py writes, on a CPU in minutes. Same detector family and
+# tools/dataset_converters/make_synthetic_coco.py writes, on a CPU in minutes. Same detector family and
 # pipeline as the COCO configs, slimmed for 2 CPU cores: a 128-channel FPN, 2-fc box
 # heads, fewer proposals and RoIs, ~320 px images, fp32.
 _base_ = '../cascade_fastervit_n.py'

@@ -1,5 +1,5 @@
 # The second embedded default: UPerNet with a small FasterViT trained from scratch on
-# the synthetic ADE20K-layout dataset of tools/make_synthetic_ade20k.py, on a CPU in
+# the synthetic ADE20K-layout dataset of tools/dataset_converters/make_synthetic_ade20k.py, on a CPU in
 # minutes. Same segmentor and data pipeline as the ADE20K configs, slimmed for 2 CPU
 # cores: 128-channel UPerNet head, 256x256 crops, fp32, BN instead of SyncBN.
 _base_ = '../upernet_fastervit_t.py'

@@ -75,7 +75,8 @@ def check_backbone_part(model: nn.Module, state_dict: Mapping[str, Tensor],
         raise CheckpointMismatchError(
             f'the {name} weights being loaded are in the official {fmt.family} layout: load '
             'the file through our tools (or call mmfastervit.cli.setup_env() first), which '
-            'convert it on the fly, or convert it once with tools/convert_official_checkpoint.py')
+            'convert it on the fly, or convert it once with '
+            'tools/model_converters/convert_official_checkpoint.py')
     fit = state_dict_fit(model.state_dict(), part)
     if fit.missing or fit.unexpected or fit.mismatched:
         found = [f'{len(keys)} {what} (e.g. {keys[0]})' for what, keys in (

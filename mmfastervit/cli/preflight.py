@@ -23,10 +23,10 @@ from ..errors import TRAINED, ConfigError
 _LAYOUT_HINTS = {
     'CocoDataset': ('COCO layout: DATA_ROOT/annotations/instances_{train,val}2017.json, '
                     'DATA_ROOT/train2017/, DATA_ROOT/val2017/',
-                    'python tools/make_synthetic_coco.py DATA_ROOT'),
+                    'python tools/dataset_converters/make_synthetic_coco.py DATA_ROOT'),
     'ADE20KDataset': ('ADE20K layout: DATA_ROOT/images/{training,validation}/*.jpg, '
                       'DATA_ROOT/annotations/{training,validation}/*.png',
-                      'python tools/make_synthetic_ade20k.py DATA_ROOT'),
+                      'python tools/dataset_converters/make_synthetic_ade20k.py DATA_ROOT'),
 }
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')

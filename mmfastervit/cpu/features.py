@@ -4,7 +4,7 @@ Speed advice depends on it: oneDNN's fused kernels pay off with AVX-512 and
 cost time on AVX2-only CPUs, and bf16 is fast only with bf16 units
 (AVX512_BF16 or AMX) and 4-60x slower than fp32 without them. The hardware
 flags come from ``/proc/cpuinfo``; what is *used* also depends on the caps a
-user (or ``tools/benchmark.py --isa``) can set before torch loads:
+user (or ``tools/analysis_tools/benchmark.py --isa``) can set before torch loads:
 ``ATEN_CPU_CAPABILITY`` (PyTorch's vectorised kernels), ``ONEDNN_MAX_CPU_ISA``
 (oneDNN: convolutions, the fused kernels) and ``MKL_ENABLE_INSTRUCTIONS``
 (MKL: fp32 matrix products).

@@ -1,5 +1,5 @@
 """Whole detectors and segmentors to ONNX files that stock ONNX Runtime runs
-at any input size (``tools/export_onnx.py``).
+at any input size (``tools/deployment/export_onnx.py``).
 
 - :mod:`.driver`: config + checkpoint -> graph module -> ONNX file.
 - :mod:`.detector`, :mod:`.segmentor`: the traceable inference graphs.

@@ -95,7 +95,7 @@ def metadata(cfg: Config, graph: nn.Module, config_path: str,
              checkpoint: Optional[str]) -> Dict[str, str]:
     """What a user of the file needs to know, stored in its metadata_props."""
     meta = dict(
-        producer='mmfastervit tools/export_onnx.py',
+        producer='mmfastervit tools/deployment/export_onnx.py',
         task=TASKS[cfg.default_scope],
         config=osp.basename(config_path),
         checkpoint=osp.basename(checkpoint) if checkpoint else 'none (random weights)',

@@ -1,3 +1,2 @@
-"""Small shared utilities: PyTorch version shims (:mod:`.compat`) and the
-benchmark machinery behind ``tools/benchmark.py`` (:mod:`.benchmark`,
-imported on demand: it builds reference models)."""
+"""Small shared utilities: PyTorch version shims (:mod:`.compat`). The
+benchmark machinery lives outside the package, in ``benchmarks/``."""

@@ -9,10 +9,10 @@ import pytest
 import torch
 from mmengine.runner import CheckpointLoader
 
+from benchmarks.reference import build_reference, reference_kwargs, save_official_file
 from mmfastervit import FasterViT
 from mmfastervit.checkpoint import CheckpointFileError, load_pretrained
 from mmfastervit.models.fastervit.checkpoint_format import convert_official
-from mmfastervit.testing.reference import build_reference, reference_kwargs, save_official_file
 
 TINY = dict(dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2))
 

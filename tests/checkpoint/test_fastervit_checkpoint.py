@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import mmfastervit.checkpoint.loading as loading_mod
+from benchmarks.reference import build_reference, reference_kwargs, save_official_file
 from mmfastervit import FasterViT
 from mmfastervit.checkpoint import CheckpointMismatchError, load_pretrained
 from mmfastervit.checkpoint.loading import check_compatible
 from mmfastervit.models.fastervit.checkpoint_format import RESOLUTION_BUFFERS, convert_official
-from mmfastervit.testing.reference import build_reference, reference_kwargs, save_official_file
 
 #: the big variants' official layouts (keys and shapes of the reference's state
 #: dict, ``fastervit==1.0.0`` at 224): their files take 20-75 s each to write and
@@ -209,7 +209,7 @@ def test_missing_file_says_how_to_fix():
 def test_convert_tool(tmp_path, official_v0, run_tool):
     path, ref = official_v0
     out = tmp_path / 'converted.pth'
-    res = run_tool('tools/convert_official_checkpoint.py', path, str(out))
+    res = run_tool('tools/model_converters/convert_official_checkpoint.py', path, str(out))
     assert res.returncode == 0, res.stderr
     assert 'FasterViT variant: 0' in res.stdout and 'resolution-dependent buffers' in res.stdout
     model = FasterViT('0')
@@ -217,8 +217,8 @@ def test_convert_tool(tmp_path, official_v0, run_tool):
     assert report.dropped == {} and report.new == output_norm_keys(model)
     assert_loaded_exactly(model, convert_official(ref.state_dict())[0])
 
-    bad = run_tool('tools/convert_official_checkpoint.py', path, str(tmp_path / 'x.pth'),
-                   '--arch', '1')
+    bad = run_tool('tools/model_converters/convert_official_checkpoint.py', path,
+                   str(tmp_path / 'x.pth'), '--arch', '1')
     assert bad.returncode != 0 and 'does not match' in bad.stderr
 
 

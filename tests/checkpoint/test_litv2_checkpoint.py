@@ -9,12 +9,12 @@ import torch
 from mmfastervit import FasterViT, LITv2
 from mmfastervit.checkpoint import CheckpointMismatchError, load_pretrained
 from mmfastervit.checkpoint.format import CLASSIFIER
-from mmfastervit.testing.litv2_official_format import (
+from support.official_files import (
     official_state_dict,
     randomize_,
     save_official_file,
 )
-from mmfastervit.testing.tool_runs import ROOT
+from support.tool_runs import ROOT
 
 sys.path.insert(0, ROOT)
 CLASSIFIER_KEYS = ['head.bias', 'head.weight', 'norm.bias', 'norm.weight']
@@ -135,7 +135,7 @@ def test_init_cfg_and_module_prefix(tmp_path, official_s):
 
 
 def test_a_fastervit_file_into_litv2_names_its_family(tmp_path):
-    from mmfastervit.testing.reference import build_reference, reference_kwargs, save_official_file
+    from benchmarks.reference import build_reference, reference_kwargs, save_official_file
     save_official_file(build_reference([224, 224], **reference_kwargs('0')), tmp_path / 'fv.pth')
     with pytest.raises(CheckpointMismatchError,
                        match=r"is an official FasterViT checkpoint \(variant 0\), not LITv2: load "
@@ -158,7 +158,8 @@ def test_a_litv2_file_into_fastervit_names_its_family(official_s, tmp_path):
 def test_convert_tool_recognises_the_family(tmp_path, official_s, run_tool):
     path, src = official_s
     out = tmp_path / 'converted.pth'
-    res = run_tool('tools/convert_official_checkpoint.py', path, str(out), timeout=300)
+    res = run_tool('tools/model_converters/convert_official_checkpoint.py', path, str(out),
+                   timeout=300)
     assert res.returncode == 0, res.stderr
     assert 'LITv2 variant: s' in res.stdout and 'dropped 4 keys: ImageNet classifier' in res.stdout
     model = LITv2('s')

@@ -16,8 +16,8 @@ from mmfastervit.checkpoint import CheckpointMismatchError
 from mmfastervit.checkpoint.whole_model import convert_whole_model, whole_model_format
 from mmfastervit.engine.hooks import CheckpointFitsModelHook
 from mmfastervit.models import LITv2
-from mmfastervit.testing.litv2_released import GOLDEN, build_model, golden, tiny_config
-from mmfastervit.testing.tool_runs import ROOT
+from support.litv2_released import GOLDEN, build_model, golden, tiny_config
+from support.tool_runs import ROOT
 
 RELEASED = json.load(open(os.path.join(GOLDEN, 'released_models.json')))
 LITV2_ARCH = {'s': (96, [2, 2, 6, 2]), 'm': (96, [2, 2, 18, 2]), 'b': (128, [2, 2, 18, 2])}

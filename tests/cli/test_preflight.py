@@ -7,7 +7,7 @@ from mmengine.config import Config
 
 from mmfastervit.cli.preflight import dataset_settings, move_data_root, preflight
 from mmfastervit.errors import ConfigError
-from mmfastervit.testing.tool_runs import ADE_SETTINGS, COCO_SETTINGS, DEMO_ADE, DEMO_COCO
+from support.tool_runs import ADE_SETTINGS, COCO_SETTINGS, DEMO_ADE, DEMO_COCO
 
 
 # ------------------------------------------------------------ datasets (preflight)

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmfastervit.configs import config_root, copy_config, find_config, list_configs
 from mmfastervit.configs.__main__ import main
 from mmfastervit.errors import ConfigError
-from mmfastervit.testing.tool_runs import ROOT
+from support.tool_runs import ROOT
 
 
 @pytest.mark.parametrize('name', ['upernet_litv2_s', 'demo/cascade_fastervit_synthetic_coco'])

@@ -6,8 +6,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmfastervit.testing.mm_batches import det_loss_step
-from mmfastervit.testing.tool_runs import ROOT
+from support.mm_batches import det_loss_step
+from support.tool_runs import ROOT
 
 DET_CONFIGS = ['cascade_fastervit_n', 'cascade_fastervit_t', 'cascade_fastervit_s',
                'cascade_fastervit_b']

@@ -7,9 +7,9 @@ import pytest
 from mmengine.config import Config
 
 from mmfastervit import FasterViT
-from mmfastervit.testing.dino import build_detector, golden_arch, shrink_dino
-from mmfastervit.testing.mm_batches import det_loss_step
-from mmfastervit.testing.tool_runs import ROOT
+from support.dino import build_detector, golden_arch, shrink_dino
+from support.mm_batches import det_loss_step
+from support.tool_runs import ROOT
 
 RELEASED = 'dino_4scale_fastervit_4_21k_224'
 #: config -> (variant, the detection code's backbone rules)

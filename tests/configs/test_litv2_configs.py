@@ -8,8 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmfastervit.testing.mm_batches import det_loss_step, seg_loss_step
-from mmfastervit.testing.tool_runs import ROOT
+from support.mm_batches import det_loss_step, seg_loss_step
+from support.tool_runs import ROOT
 
 WIDTHS = {'s': [96, 192, 384, 768], 'm': [96, 192, 384, 768], 'b': [128, 256, 512, 1024]}
 DROP_PATH = {'s': 0.2, 'm': 0.2, 'b': 0.3}  # LITV2.md, detection and segmentation

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from mmfastervit.testing.tool_runs import ROOT
+from support.tool_runs import ROOT
 
 
 def load(path):

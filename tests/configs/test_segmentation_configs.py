@@ -8,8 +8,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 
 from mmfastervit.datasets.synthetic_ade20k import CLASSES
-from mmfastervit.testing.mm_batches import seg_loss_step
-from mmfastervit.testing.tool_runs import DEMO_ADE, ROOT
+from support.mm_batches import seg_loss_step
+from support.tool_runs import DEMO_ADE, ROOT
 
 SEG_CONFIGS = ['upernet_fastervit_t', 'upernet_fastervit_s', 'upernet_fastervit_b']
 

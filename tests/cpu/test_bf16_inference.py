@@ -10,9 +10,9 @@ import torch
 
 import mmfastervit.cpu.bf16 as bf16
 import mmfastervit.cpu.onednn as onednn
+from benchmarks.harness import relative_errors as rel_errors
 from mmfastervit import FasterViT, LITv2, cpu_kernels
 from mmfastervit.cpu.features import cpu_features
-from mmfastervit.utils.benchmark import relative_errors as rel_errors
 
 pytestmark = pytest.mark.skipif(onednn._linear is None, reason='torch built without oneDNN')
 

@@ -32,7 +32,7 @@ def test_this_machine_is_read_from_cpuinfo():
 
 
 def test_isa_caps_take_effect(run_tool):
-    """The caps tools/benchmark.py --isa avx2 sets turn an AVX-512 machine
+    """The caps tools/analysis_tools/benchmark.py --isa avx2 sets turn an AVX-512 machine
     into an AVX2 one for PyTorch and oneDNN (and so for our dispatch)."""
     if 'avx2' not in cf.cpu_features().flags:
         pytest.skip('this CPU has no AVX2 to emulate')
@@ -55,7 +55,7 @@ def test_bf16_units_need_hardware_and_the_oneDNN_cap(flags, onednn, units):
 
 def test_bf16_advice_where_it_is_slower_and_not_from_forward(monkeypatch):
     """Without bf16 units the advice quotes the measured slowdown (what
-    tools/benchmark.py prints before a bf16 run); with them there is none. The
+    tools/analysis_tools/benchmark.py prints before a bf16 run); with them there is none. The
     backbone's forward gives no hardware advice, whatever the CPU."""
     model = FasterViT(TINY).eval()
 

@@ -8,7 +8,7 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 from mmfastervit.datasets.synthetic_ade20k import CLASSES
-from mmfastervit.testing.tool_runs import DEMO_ADE
+from support.tool_runs import DEMO_ADE
 
 
 def test_synthetic_ade20k_is_real_ade20k(ade_6_train_3_val):

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 from mmfastervit.datasets.synthetic_coco import CLASSES
-from mmfastervit.testing.tool_runs import DEMO_COCO
+from support.tool_runs import DEMO_COCO
 
 
 def test_synthetic_coco_is_real_coco(tiny_coco_seed3):

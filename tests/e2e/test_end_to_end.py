@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mmfastervit.testing.tool_runs import ROOT, run_tool
+from support.tool_runs import ROOT, run_tool
 
 sys.path.insert(0, ROOT)
-from tools.learning_curve import read_curve  # noqa: E402
+from tools.analysis_tools.learning_curve import read_curve  # noqa: E402
 
 LITV2_MIN_MAP = 0.25  # measured: 0.565 bbox, 0.678 segm after 120 iterations
 
@@ -52,10 +52,10 @@ def images_by_size(folder, per_size=2):
 
 
 def export_and_verify(config, checkpoint, onnx_file, images, *extra):
-    """tools/export_onnx.py --verify on ``images``: the per-image lines, each
+    """tools/deployment/export_onnx.py --verify on ``images``: the per-image lines, each
     checked to be within tolerance, and the distinct input sizes verified."""
-    res = run_tool('tools/export_onnx.py', config, checkpoint, '--out', onnx_file, '--verify',
-                   *images, *extra, timeout=1800)
+    res = run_tool('tools/deployment/export_onnx.py', config, checkpoint, '--out', onnx_file,
+                   '--verify', *images, *extra, timeout=1800)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     lines = [line for line in res.stdout.splitlines() if ' | torch ' in line]
     assert len(lines) == len(images) and all(line.endswith('| ok') for line in lines), \

@@ -12,7 +12,7 @@ import torch
 
 from mmfastervit.datasets.synthetic_ade20k import make_synthetic_ade20k
 from mmfastervit.datasets.synthetic_coco import CLASSES, make_synthetic_coco
-from mmfastervit.testing.tool_runs import run_tool
+from support.tool_runs import run_tool
 
 NO_IMAGENET = 'model.backbone.init_cfg=None'  # the ImageNet file is not downloaded here
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from benchmarks.harness import relative_errors
 from mmfastervit.engine.hooks import BF16InferenceHook
-from mmfastervit.testing.litv2_released import build_model, tiny_config
-from mmfastervit.utils.benchmark import relative_errors
+from support.litv2_released import build_model, tiny_config
 
 #: worst relative error of a bf16 output against fp32 (bf16: ~4e-3 per rounding)
 MAX_REL_ERR = 3e-2

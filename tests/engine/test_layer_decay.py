@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmfastervit.engine.optimizers import layer_id
-from mmfastervit.testing.tool_runs import DEMO_COCO, ROOT
+from support.tool_runs import DEMO_COCO, ROOT
 
 
 # ------------------------------------------------------------ layer decay

@@ -1,4 +1,4 @@
-"""Whole-model ONNX export (tools/export_onnx.py, mmfastervit.export): files
+"""Whole-model ONNX export (tools/deployment/export_onnx.py, mmfastervit.export): files
 traced at one size run in stock ONNX Runtime at others and give PyTorch's
 (mmdet's / mmseg's own predict) results; the building blocks against the
 library code they replace; the tool's errors."""
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmfastervit.testing.tool_runs import ROOT
+from support.tool_runs import ROOT
 
 ort = pytest.importorskip('onnxruntime')
 
@@ -200,14 +200,14 @@ def ade_images(tmp_path_factory):
 
 def test_segmentor_export_tool_verifies_at_other_sizes_and_batches(tmp_path, ade_images,
                                                                   run_tool):
-    """tools/export_onnx.py on the demo UPerNet: traced at 256x256, verified
+    """tools/deployment/export_onnx.py on the demo UPerNet: traced at 256x256, verified
     at 256x384 and 341x256 (pyramid pooling included); a batch of two gives
     each image's own map. ``--int8 --calib`` writes the int8 file beside it,
     compared with the fp32 file on the same images."""
     out = tmp_path / 'seg.onnx'
     calib = os.path.dirname(ade_images[0])
-    res = run_tool('tools/export_onnx.py', SEG, '--out', str(out), '--verify', *ade_images,
-                   '--int8', '--calib', calib, timeout=600)
+    res = run_tool('tools/deployment/export_onnx.py', SEG, '--out', str(out), '--verify',
+                   *ade_images, '--int8', '--calib', calib, timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert 'traced at 256x256' in res.stdout
     fp32_part, int8_part = res.stdout.split('int8 against fp32')
@@ -261,9 +261,9 @@ def test_verify_fails_with_exit_code_1_on_another_models_file(tmp_path, ade_imag
 
 
 def run_export_tool(capsys, *args):
-    """tools/export_onnx.py in this process: (exit code, stdout, stderr)."""
+    """tools/deployment/export_onnx.py in this process: (exit code, stdout, stderr)."""
     from mmfastervit.cli import main_guard
-    from tools.export_onnx import main
+    from tools.deployment.export_onnx import main
 
     with pytest.raises(SystemExit) as exit_info:
         main_guard(lambda: sys.exit(main(list(args))))

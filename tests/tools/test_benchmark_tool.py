@@ -1,12 +1,12 @@
-"""tools/benchmark.py runs its three modes and writes its reports (tiny sizes;
+"""tools/analysis_tools/benchmark.py runs its three modes and writes its reports (tiny sizes;
 this checks the tool, not the speed)."""
 import json
 
-from mmfastervit.testing.tool_runs import run_tool
+from support.tool_runs import run_tool
 
 
 def bench(tmp_path, *args):
-    res = run_tool('tools/benchmark.py', '--warmup', '0', '--repeat', '2',
+    res = run_tool('tools/analysis_tools/benchmark.py', '--warmup', '0', '--repeat', '2',
                    '--out-dir', str(tmp_path), *args, timeout=900)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     return res.stdout
@@ -45,7 +45,7 @@ def test_module_share_times_what_runs_inside_the_modules():
     import torch
     from torch import nn
 
-    from mmfastervit.utils.benchmark import module_share
+    from benchmarks.harness import module_share
 
     class Sleeps(nn.Module):
         def forward(self, x):
@@ -97,7 +97,7 @@ def test_isa_emulation_kernel_modes_and_a_quiet_log(tmp_path):
     """--isa avx2 restarts with the AVX2 caps (the machine line says so and
     the automatic kernel choice follows); forced kernel modes run; the output
     holds only the tool's own lines (no profiler or library chatter)."""
-    res = run_tool('tools/benchmark.py', '--isa', 'avx2', '--warmup', '0',
+    res = run_tool('tools/analysis_tools/benchmark.py', '--isa', 'avx2', '--warmup', '0',
                    '--repeat', '1', '--out-dir', str(tmp_path), '--models', 'fastervit-0',
                    'fastervit-0-fused', 'fastervit-0-plain', '--sizes', '64x64', timeout=900)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
@@ -137,7 +137,7 @@ def test_compiled_for_inference_matches_eager_and_leaves_inductor_config_alone()
     import torch._inductor.config as inductor_config
     from torch import nn
 
-    from mmfastervit.utils.benchmark import CompiledForInference
+    from benchmarks.harness import CompiledForInference
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.GELU(),
                           nn.Flatten(2), nn.Linear(64, 16)).eval()

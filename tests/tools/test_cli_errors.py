@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from mmfastervit.testing.tool_runs import (
+from support.tool_runs import (
     COCO_SETTINGS,
     DEMO_COCO,
     ROOT,
@@ -87,8 +87,8 @@ def test_train_tool_refuses_bad_resume_and_load_from(tmp_path, tiny_coco, checkp
                'it is already converted (our FasterViT layout', 'configs load it as it is']),
 ])
 def test_convert_tool_refuses_bad_files(tmp_path, checkpoints, src, says):
-    res = run_tool('tools/convert_official_checkpoint.py', checkpoints / f'{src}.pth',
-               tmp_path / 'out.pth')
+    res = run_tool('tools/model_converters/convert_official_checkpoint.py',
+                   checkpoints / f'{src}.pth', tmp_path / 'out.pth')
     assert_one_error(res, *says)
     assert not (tmp_path / 'out.pth').exists()
 

@@ -2,7 +2,7 @@
 the log file keeps the full reports."""
 import re
 
-from mmfastervit.testing.tool_runs import run_test_tool, run_tool
+from support.tool_runs import run_test_tool, run_tool
 
 
 # ------------------------------------------------------------ readable logs

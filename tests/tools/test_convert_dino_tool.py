@@ -1,4 +1,4 @@
-"""tools/convert_official_checkpoint.py turns a file of NVIDIA's DINO code
+"""tools/model_converters/convert_official_checkpoint.py turns a file of NVIDIA's DINO code
 into an mmdet DINO checkpoint that the DINO config's model loads strictly."""
 import os
 
@@ -6,13 +6,13 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
-from mmfastervit.testing.dino import DINO_GOLDEN, build_detector, golden_arch, shrink_dino
-from mmfastervit.testing.tool_runs import ROOT
+from support.dino import DINO_GOLDEN, build_detector, golden_arch, shrink_dino
+from support.tool_runs import ROOT
 
 
 def test_convert_tool_writes_an_mmdet_dino_checkpoint(tmp_path, run_tool):
     dst = tmp_path / 'dino_mmdet.pth'
-    res = run_tool('tools/convert_official_checkpoint.py',
+    res = run_tool('tools/model_converters/convert_official_checkpoint.py',
                    os.path.join(DINO_GOLDEN, 'tiny_local', 'weights.pth'), dst)
     assert res.returncode == 0, res.stderr
     assert f'(the whole model) to {dst}' in res.stdout

@@ -20,15 +20,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmfastervit.testing.tool_runs import ROOT, run_command
+from support.tool_runs import ROOT, run_command
 
 #: what a user's checkout holds beside the sources and is not packaged
 NOT_SOURCES = {'.git', '.venv', 'build', 'dist', 'data', 'work_dirs', 'checkpoints', 'outputs',
                'tests', 'docs', '.pytest_cache', '.ruff_cache', '.ci'}
 SHIPPED_TOOLS = ['train.py', 'test.py', 'dist_train.sh', 'dist_test.sh', 'torchrun.sh',
-                 'srun.sh', 'slurm_train.sh', 'slurm_test.sh', 'export_onnx.py',
-                 'make_synthetic_coco.py', 'convert_official_checkpoint.py']
-CHECKOUT_ONLY_TOOLS = ['run_tests.sh', 'bootstrap.sh', 'demo.sh', 'demo.py']
+                 'srun.sh', 'slurm_train.sh', 'slurm_test.sh', 'deployment/export_onnx.py',
+                 'dataset_converters/make_synthetic_coco.py',
+                 'model_converters/convert_official_checkpoint.py',
+                 'analysis_tools/learning_curve.py', 'analysis_tools/show_predictions.py']
+CHECKOUT_ONLY_TOOLS = ['dev/run_tests.sh', 'dev/bootstrap.sh', 'demo.sh', 'demo.py',
+                       'analysis_tools/benchmark.py']
 
 
 def checked(cmd, **kw):
@@ -151,7 +154,8 @@ def test_installed_wheel_trains_and_tests_a_user_config_with_mmdet_tools(dist, t
     assert shipped.startswith(str(venv)) and shipped.endswith(osp.join('.mim', 'configs'))
     run('-m', 'mmfastervit.configs', 'cascade_fastervit_synthetic_coco',
         '--dest', 'mmfastervit_configs')
-    run(osp.join(osp.dirname(shipped), 'tools', 'make_synthetic_coco.py'), 'data/shapes',
+    tools = osp.join(osp.dirname(shipped), 'tools')
+    run(osp.join(tools, 'dataset_converters', 'make_synthetic_coco.py'), 'data/shapes',
         '--train', '2', '--val', '2', '--seed', '3')
     (user / 'my_detector.py').write_text(USER_CONFIG)
 

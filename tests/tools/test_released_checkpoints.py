@@ -1,17 +1,17 @@
 """Official whole-model files through the tools: ``tools/test.py`` evaluates
 one directly (converted on the fly, with the report), and
-``tools/convert_official_checkpoint.py`` converts the whole model, not only
+``tools/model_converters/convert_official_checkpoint.py`` converts the whole model, not only
 its backbone. The files are the tiny golden ones: official layout, random
 weights (tests/data/litv2_golden)."""
 import torch
 
-from mmfastervit.testing.litv2_released import CONFIGS, build_model, golden, tiny_config
-from mmfastervit.testing.tool_runs import ROOT, run_tool
+from support.litv2_released import CONFIGS, build_model, golden, tiny_config
+from support.tool_runs import ROOT, run_tool
 
 
 def tiny_config_file(tmp_path, kind):
     """Our released-structure config with the golden's tiny sizes, as a file."""
-    from mmfastervit.testing.litv2_released import tiny_overrides
+    from support.litv2_released import tiny_overrides
     path = tmp_path / f'{kind}_tiny.py'
     path.write_text(f"_base_ = '{ROOT}/configs/{CONFIGS[kind]}.py'\n"
                     f'model = {tiny_overrides(kind)!r}\n')
@@ -31,8 +31,8 @@ def test_test_tool_evaluates_an_official_segmentor_file(tmp_path, tiny_ade):
 
 def test_convert_tool_converts_the_whole_model(tmp_path):
     dst = tmp_path / 'mask_rcnn_tiny_ours.pth'
-    res = run_tool('tools/convert_official_checkpoint.py', golden('mask_rcnn', 'weights.pth'),
-                   dst)
+    res = run_tool('tools/model_converters/convert_official_checkpoint.py',
+                   golden('mask_rcnn', 'weights.pth'), dst)
     assert res.returncode == 0, res.stderr[-3000:]
     assert 'the whole model' in res.stdout and 'roi_head' in res.stdout
     official = torch.load(golden('mask_rcnn', 'weights.pth'), weights_only=True)['state_dict']

@@ -9,8 +9,8 @@ import sys
 
 import torch
 
-from mmfastervit.testing.ddp_steps import free_port
-from mmfastervit.testing.tool_runs import ROOT, run_command
+from support.ddp_steps import free_port
+from support.tool_runs import ROOT, run_command
 
 DEMO = 'configs/demo/cascade_fastervit_synthetic_coco.py'
 

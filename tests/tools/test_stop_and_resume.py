@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from mmfastervit.testing.tool_runs import DEMO_COCO, ROOT, run_command
+from support.tool_runs import DEMO_COCO, ROOT, run_command
 
 # ------------------------------------------------------------ stop and resume
 TINY_RUN = ['train_dataloader.batch_size=1', 'train_dataloader.num_workers=1',

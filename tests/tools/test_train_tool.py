@@ -8,8 +8,8 @@ import time
 
 import torch
 
-from mmfastervit.testing.ddp_steps import free_port
-from mmfastervit.testing.tool_runs import ROOT, run_command, run_tool
+from support.ddp_steps import free_port
+from support.tool_runs import ROOT, run_command, run_tool
 
 DEMO = 'configs/demo/cascade_fastervit_synthetic_coco.py'
 

@@ -2,14 +2,14 @@
 import pytest
 import torch
 
-from mmfastervit import FasterViT
-from mmfastervit.testing.reference import (
+from benchmarks.reference import (
     build_reference,
     ours_from_reference,
     reference_kwargs,
     reference_stage_features,
     stage_features,
 )
+from mmfastervit import FasterViT
 
 TOL = 1e-4
 REDUCED = (1, 1, 2, 2)  # depths that keep every kind of block, for the big widths

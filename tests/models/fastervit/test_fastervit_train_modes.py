@@ -4,8 +4,8 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfastervit import FasterViT
-from mmfastervit.testing.backbone_checks import check_with_cp_is_exact
-from mmfastervit.testing.train_modes import (
+from support.backbone_checks import check_with_cp_is_exact
+from support.train_modes import (
     assert_drop_path_only_in_training,
     assert_frozen_stages,
     assert_with_cp_reruns_blocks,

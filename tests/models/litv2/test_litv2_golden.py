@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from mmfastervit import LITv2
-from mmfastervit.testing.tool_runs import ROOT
+from support.tool_runs import ROOT
 
 GOLDEN = os.path.join(ROOT, 'tests', 'data', 'litv2_golden')
 TOL = 1e-4  # the golden README's tolerance (fp32)

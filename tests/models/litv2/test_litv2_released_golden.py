@@ -12,7 +12,7 @@ import torch
 from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import load_checkpoint
 
-from mmfastervit.testing.litv2_released import (
+from support.litv2_released import (
     build_model,
     golden,
     official_model_dict,

@@ -5,9 +5,9 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfastervit import LITv2
-from mmfastervit.testing.backbone_checks import check_with_cp_is_exact
-from mmfastervit.testing.litv2_official_format import randomize_
-from mmfastervit.testing.train_modes import (
+from support.backbone_checks import check_with_cp_is_exact
+from support.official_files import randomize_
+from support.train_modes import (
     assert_drop_path_only_in_training,
     assert_frozen_stages,
     assert_with_cp_reruns_blocks,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment with the pinned stack.
 #
-#   bash tools/bootstrap.sh            # venv in ./.venv (override with MMFV_VENV=/path)
+#   bash tools/dev/bootstrap.sh            # venv in ./.venv (override with MMFV_VENV=/path)
 #
 # The one slow step, building mmcv 2.1.0 with its compiled ops, is cached as a
 # wheel under ${XDG_CACHE_HOME:-~/.cache}/mmfastervit, keyed by Python, torch and
@@ -10,7 +10,7 @@
 # automatically; set MMFV_CUDA_OPS=0 to force a CPU-only build).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${MMFV_VENV:-$ROOT/.venv}"
 PY="${MMFV_PYTHON:-python3.11}"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mmfastervit"

@@ -1,18 +1,8 @@
-"""LITv2 weights in the official ImageNet key layout, for the tests: a model
-of ours with random weights, written back in the official names (LITV2.md)."""
-import re
-
+"""Weights in a family's official ImageNet key layout, for the tests: a model
+of ours with random weights, written back in the official names by the
+family's ``checkpoint_format.to_official`` (the converter's inverse), with
+the classifier an official file holds."""
 import torch
-
-from mmfastervit import LITv2
-
-#: ours -> official, the inverse of the converter's renames
-TO_OFFICIAL = [
-    (r'^stem\.', 'patch_embed.'),
-    (r'^stages\.', 'layers.'),
-    (r'\.mlp\.dwconv\.', '.mlp.dwconv.dwconv.'),
-    (r'\.downsample\.norm\.', '.downsample.norm_layer.'),
-]
 
 
 def randomize_(model, seed: int = 0, offset_px: float = 1.5):
@@ -43,17 +33,12 @@ def randomize_(model, seed: int = 0, offset_px: float = 1.5):
     return model
 
 
-def official_state_dict(model: LITv2, num_classes: int = 1000, seed: int = 0):
-    """The model's backbone weights in the official layout, plus the
+def official_state_dict(model, num_classes: int = 1000, seed: int = 0):
+    """The model's backbone weights in its family's official layout, plus the
     classifier an ImageNet file has (``norm.*``, ``head.*``); the output norms
     ``norm{i}`` are not in official files."""
-    out = {}
-    for key, value in model.state_dict().items():
-        if re.match(r'norm\d\.', key):
-            continue
-        for pattern, replacement in TO_OFFICIAL:
-            key = re.sub(pattern, replacement, key)
-        out[key] = value.clone()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    out = type(model).checkpoint_format.to_official(state)
     g = torch.Generator().manual_seed(seed)
     width = model.num_features[-1]
     out['norm.weight'] = torch.randn(width, generator=g)
@@ -63,7 +48,7 @@ def official_state_dict(model: LITv2, num_classes: int = 1000, seed: int = 0):
     return out
 
 
-def save_official_file(model: LITv2, path, **kwargs):
+def save_official_file(model, path, **kwargs):
     """``{'model': state_dict}`` as the official training script saves it."""
     state = official_state_dict(model, **kwargs)
     torch.save({'model': state, 'epoch': 300, 'max_accuracy': 82.0}, path)

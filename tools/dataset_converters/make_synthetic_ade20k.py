@@ -1,7 +1,7 @@
 """Write a small synthetic semantic-segmentation dataset in exact ADE20K layout.
 
-    python tools/make_synthetic_ade20k.py data/synthetic_ade20k/ADEChallengeData2016 \
-        [--train 200] [--val 40]
+    python tools/dataset_converters/make_synthetic_ade20k.py \
+        data/synthetic_ade20k/ADEChallengeData2016 [--train 200] [--val 40]
 
 Layout: ROOT/images/{training,validation}/*.jpg, ROOT/annotations/{...}/*.png
 (uint8 label maps, 0 = "other", 1..5 = classes).
@@ -10,7 +10,7 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))  # a checkout
 
 from mmfastervit.datasets.synthetic_ade20k import CLASSES, make_synthetic_ade20k  # noqa: E402
 

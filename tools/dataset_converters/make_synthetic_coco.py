@@ -1,6 +1,7 @@
 """Write a small synthetic instance-segmentation dataset in exact COCO layout.
 
-    python tools/make_synthetic_coco.py data/synthetic_coco [--train 240] [--val 48]
+    python tools/dataset_converters/make_synthetic_coco.py data/synthetic_coco \
+        [--train 240] [--val 48]
 
 Layout: ROOT/annotations/instances_{train,val}2017.json, ROOT/{train,val}2017/*.jpg;
 4 shape categories, polygon masks, boxes, areas, iscrowd.
@@ -9,7 +10,7 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))  # a checkout
 
 from mmfastervit.datasets.synthetic_coco import make_synthetic_coco  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Measuring backbones: builders for the models we compare, timers, peak memory,
 operation counts.
 
-Used by ``tools/benchmark.py``; kept importable so that measurements can be
+Used by ``tools/analysis_tools/benchmark.py``; kept importable so that measurements can be
 scripted. Every number is measured, never estimated: latency is the median of
 timed repeats after warm-up (CUDA events on a GPU), peak memory is the most
 tensor memory a call allocates on top of what existed before it (CUDA
@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..models import FasterViT, LITv2
+from mmfastervit.models import PyramidBackbone
 
 SWIN = {  # mmdet's Swin configs (configs/swin/*): embed dims, depths, heads
     't': (96, (2, 2, 6, 2), (3, 6, 12, 24)),
@@ -67,19 +67,33 @@ class Measurement:
 
 
 # --------------------------------------------------------------- models
+def ours_prefixes() -> Tuple[str, ...]:
+    """``('fastervit-', 'litv2-', ...)``: how our models' benchmark names start,
+    one prefix per registered family."""
+    return tuple(f'{cls.benchmark_name()}-' for cls in PyramidBackbone.families().values())
+
+
 def build_ours(name: str, window_size: Optional[Sequence[int]] = None,
                **kwargs) -> nn.Module:
-    """One of our backbones by benchmark name: ``fastervit-2`` (with optional
-    FasterViT windows), ``litv2-s`` (``litv2-s-dcn``: its deformable
-    downsampling by torchvision's kernel); random weights, no drop path."""
-    family, _, arch = name.partition('-')
-    if family == 'fastervit':
-        return FasterViT(arch, window_size=window_size, drop_path_rate=0.0, **kwargs)
-    if family == 'litv2':
-        if arch.endswith('-dcn'):
-            arch, kwargs['dtm_sampler'] = arch.removesuffix('-dcn'), 'deform_conv2d'
-        return LITv2(arch, drop_path_rate=0.0, **kwargs)
-    raise ValueError(f'unknown model {name!r}')
+    """One of our backbones by benchmark name, ``<family>-<arch>[-<option>]``:
+    ``fastervit-2`` (with optional FasterViT windows), ``litv2-s``, ``litv2-s-dcn``
+    (an option of the family's ``name_options``); random weights, no drop
+    path; ``window_size`` for the families that take it. Every registered
+    family is known here."""
+    prefix, _, arch = name.partition('-')
+    family = next((cls for cls in PyramidBackbone.families().values()
+                   if cls.benchmark_name() == prefix), None)
+    if family is None or not arch:
+        raise ValueError(f'unknown model {name!r}')
+    arch, _, option = arch.partition('-')
+    if option:
+        if option not in family.name_options:
+            raise ValueError(f'unknown model {name!r}: {family.__name__} options are '
+                             f'{sorted(family.name_options) or "none"}')
+        kwargs.update(family.name_options[option])
+    if window_size is not None and 'window_size' in family.arch_overrides:
+        kwargs['window_size'] = window_size  # the families that have windows
+    return family(arch, drop_path_rate=0.0, **kwargs)
 
 
 class CompiledForInference(nn.Module):
@@ -108,7 +122,7 @@ def synthetic_calibration(count: int = 4, size: Tuple[int, int] = (384, 512)) ->
     ``(1, 3, H, W)`` each, calibration inputs of an int8 backbone."""
     import numpy as np
 
-    from ..datasets.synthetic_coco import render_image
+    from mmfastervit.datasets.synthetic_coco import render_image
     mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
     std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
     rng = np.random.default_rng(0)
@@ -147,7 +161,7 @@ class OrtBackbone:
                               dynamo=False, input_names=['x'], output_names=names,
                               dynamic_axes=axes)
         if int8_calibration:
-            from ..export.quantize import quantize
+            from mmfastervit.export.quantize import quantize
             fp32, path = path, path.removesuffix('.onnx') + '.int8.onnx'
             quantize(fp32, path, ({'x': x.numpy()}
                                   for x in synthetic_calibration(int8_calibration)))
@@ -223,9 +237,22 @@ class ReferencePair:
     window sizes, holding identical (random) weights. The reference is built
     for one input size at a time, as it must be."""
 
+    #: the benchmark name of ours that ``reference-<arch>`` is paired with
+    OURS = 'fastervit-{arch}'
+
+    @classmethod
+    def arch_of(cls, name: str) -> Optional[str]:
+        """``'fastervit-2'`` -> ``'2'``; None for a model with no reference."""
+        prefix = cls.OURS.split('{')[0]
+        return name[len(prefix):] if name.startswith(prefix) else None
+
     def __init__(self, arch: str, window_size: Optional[Sequence[int]] = None, seed: int = 0):
-        from ..models.fastervit.checkpoint_format import RESOLUTION_BUFFERS, convert_official
-        from ..testing.reference import build_reference, reference_kwargs
+        from mmfastervit.models.fastervit.checkpoint_format import (
+            RESOLUTION_BUFFERS,
+            convert_official,
+        )
+
+        from .reference import build_reference, reference_kwargs
 
         self.arch = arch
         self.kwargs = reference_kwargs(arch)
@@ -235,7 +262,7 @@ class ReferencePair:
         seed_model = build_reference([224, 224], seed=seed, **self.kwargs)
         self.weights = {k: v for k, v in seed_model.state_dict().items()
                         if not k.endswith(RESOLUTION_BUFFERS)}
-        self.ours = build_ours(f'fastervit-{arch}', window_size).eval()
+        self.ours = build_ours(self.OURS.format(arch=arch), window_size).eval()
         self.ours.load_state_dict(convert_official(self.weights)[0], strict=False)
 
     def reference(self, size: Tuple[int, int]) -> nn.Module:
@@ -245,7 +272,7 @@ class ReferencePair:
 
     def max_abs_diff(self, reference: nn.Module, x: Tensor) -> float:
         """Largest difference of the four stage features (before downsampling)."""
-        from ..testing.reference import reference_stage_features, stage_features
+        from .reference import reference_stage_features, stage_features
         pairs = zip(reference_stage_features(reference, x), stage_features(self.ours, x))
         return max((a.float() - b.float()).abs().max().item() for a, b in pairs)
 
@@ -359,7 +386,7 @@ def forward_fn(model: nn.Module, x: Tensor, device: torch.device, dtype: str,
                kernels: Optional[str] = None):
     """Inference of ``model`` on ``x``; ``kernels`` forces a CPU kernel mode
     ('fused' / 'plain', see ``mmfastervit.set_cpu_kernels``)."""
-    from ..cpu.dispatch import cpu_kernels
+    from mmfastervit.cpu.dispatch import cpu_kernels
 
     def run():
         with torch.no_grad(), autocast(device, dtype), \

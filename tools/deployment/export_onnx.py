@@ -1,6 +1,6 @@
 """Export a whole mmdet detector or mmseg segmentor to ONNX, and check it.
 
-    python tools/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx
+    python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx
         [--shape H W] [--cfg-options k=v ...]
         [--verify [IMAGE ...]] [--verify-only] [--int8 --calib DIR [--keep-float PART ...]]
 
@@ -29,7 +29,7 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))  # a checkout
 
 from mmengine.config import DictAction  # noqa: E402
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Set everything up (first run: ~10 min, mostly the cached mmcv build) and run
 # the linter and the whole test suite. Extra arguments go to pytest, e.g.
-#   bash tools/run_tests.sh -m "not slow"      # skip the end-to-end runs
-#   bash tools/run_tests.sh -m unit            # in-process tests only (minutes)
-#   bash tools/run_tests.sh -m tools           # tests that start the tools
-#   bash tools/run_tests.sh -n 0               # in one process
+#   bash tools/dev/run_tests.sh -m "not slow"      # skip the end-to-end runs
+#   bash tools/dev/run_tests.sh -m unit            # in-process tests only (minutes)
+#   bash tools/dev/run_tests.sh -m tools           # tests that start the tools
+#   bash tools/dev/run_tests.sh -n 0               # in one process
 # Tests run in parallel (pytest-xdist), one worker per core up to 4
 # (MMFV_TEST_WORKERS=N to choose), the cores shared out among the workers'
 # threads (OMP_NUM_THREADS, unless set), one test handed out at a time to the
@@ -12,11 +12,11 @@
 # the remaining tests on one worker, which then ran them alone). The exit code is pytest's (or the
 # linter's, if it fails first).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$ROOT/tools/bootstrap.sh"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bash "$ROOT/tools/dev/bootstrap.sh"
 VENV="${MMFV_VENV:-$ROOT/.venv}"
 cd "$ROOT"
-"$VENV/bin/ruff" check mmfastervit tools tests
+"$VENV/bin/ruff" check mmfastervit tools tests benchmarks
 CORES="$(nproc)"
 WORKERS="${MMFV_TEST_WORKERS:-$(( CORES < 4 ? CORES : 4 ))}"
 if (( WORKERS > 1 )); then

@@ -1,6 +1,6 @@
 """Print the learning curve of a training run from mmengine's scalar log.
 
-    python tools/learning_curve.py WORK_DIR [--markdown]
+    python tools/analysis_tools/learning_curve.py WORK_DIR [--markdown]
 
 Rows are validation points: the iteration, the mean training loss since the
 previous point, and the validation metrics (COCO mAP or mIoU/mAcc/aAcc).

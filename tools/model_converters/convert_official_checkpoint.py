@@ -1,11 +1,13 @@
 """Convert an official checkpoint to mmfastervit's key layout, once.
 
-    python tools/convert_official_checkpoint.py fastervit_2_224_1k.pth.tar \
+    python tools/model_converters/convert_official_checkpoint.py fastervit_2_224_1k.pth.tar \
         checkpoints/fastervit_2_in1k_mmfastervit.pth [--arch 2]
-    python tools/convert_official_checkpoint.py litv2_s.pth checkpoints/litv2_s_mmfastervit.pth
-    python tools/convert_official_checkpoint.py mask_rcnn_litv2_s_fpn_1x_coco.pth \
+    python tools/model_converters/convert_official_checkpoint.py litv2_s.pth \
+        checkpoints/litv2_s_mmfastervit.pth
+    python tools/model_converters/convert_official_checkpoint.py mask_rcnn_litv2_s_fpn_1x_coco.pth \
         checkpoints/mask_rcnn_litv2_s.pth
-    python tools/convert_official_checkpoint.py DINO_4scale_faster_vit_4_21k_224_ms_coco.pth \
+    python tools/model_converters/convert_official_checkpoint.py \
+        DINO_4scale_faster_vit_4_21k_224_ms_coco.pth \
         checkpoints/dino_4scale_fastervit_4_21k_224_mmdet.pth
 
 An ImageNet file: the family (FasterViT or LITv2) is recognised from the file's
@@ -25,7 +27,7 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))  # a checkout
 
 import torch  # noqa: E402
 
@@ -38,10 +40,7 @@ from mmfastervit.checkpoint import (  # noqa: E402
 )
 from mmfastervit.checkpoint.whole_model import whole_model_format  # noqa: E402
 from mmfastervit.cli import main_guard  # noqa: E402
-from mmfastervit.models import FasterViT, LITv2  # noqa: E402
-
-#: backbone classes whose official files this tool converts
-FAMILIES = [FasterViT, LITv2]
+from mmfastervit.models import PyramidBackbone  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -57,10 +56,11 @@ def main(argv=None) -> int:
     if whole is not None:
         return convert_whole(args, checkpoint, whole)
     weights = extract_state_dict(checkpoint)
-    official = [cls for cls in FAMILIES if cls.checkpoint_format.is_official(weights)]
+    families = list(PyramidBackbone.families().values())  # every registered family
+    official = [cls for cls in families if cls.checkpoint_format.is_official(weights)]
     if len(official) != 1:
-        names = ', '.join(cls.__name__ for cls in (official or FAMILIES))
-        ours = [cls for cls in FAMILIES if cls.checkpoint_format.recognises(weights)]
+        names = ', '.join(cls.__name__ for cls in (official or families))
+        ours = [cls for cls in families if cls.checkpoint_format.recognises(weights)]
         if len(official) > 1:
             why = f'its keys fit the official layouts of several families ({names})'
         elif ours:

@@ -17,8 +17,9 @@ PyTorch is reported; a first line gives ONNX Runtime's fp32 and int8 GEMM ceilin
 pictures; the worst stage's cosine to eager is reported too); ``-fused`` / ``-plain``
 force a CPU kernel mode.
 
-    python tools/benchmark.py --models fastervit-2 reference-2 litv2-s litv2-m swin-t \
-        convnext-t --sizes 800x1216 1600x2432 --threads 2 --out-dir work_dirs/benchmark
+    python tools/analysis_tools/benchmark.py --models fastervit-2 reference-2 litv2-s \
+        litv2-m swin-t convnext-t --sizes 800x1216 1600x2432 --threads 2 \
+        --out-dir work_dirs/benchmark
 
 ``--share CLASS ...`` adds, for each model that has modules of a class (e.g.
 ``DeformableTokenMerging``, ``HiLo``), the median share of a forward spent in them.
@@ -41,7 +42,7 @@ import os.path as osp
 import sys
 import warnings
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)  # run from a checkout
 
 
@@ -75,7 +76,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import mmfastervit  # noqa: E402,F401
-from mmfastervit.utils import benchmark as bm  # noqa: E402
+from benchmarks import harness as bm  # noqa: E402
 
 
 def parse_size(text: str):
@@ -151,6 +152,14 @@ class Models:
             self.pairs[arch].ours.to(self.device)
         return self.pairs[arch]
 
+    def ours(self, name):
+        """One of our models; the one a requested reference is paired with
+        holds the reference's weights."""
+        arch = bm.ReferencePair.arch_of(name)
+        if arch is not None and f'reference-{arch}' in self.args.models:
+            return self.pair(arch).ours
+        return bm.build_ours(name, self.args.window_size).eval().to(self.device)
+
     def get(self, name, size):
         kind, _, rest = name.partition('-')
         if kind == 'reference':
@@ -178,12 +187,10 @@ class Models:
                     self.get(name.removesuffix('-compiled'), size))
             return self.built[name]
         if name not in self.built:
-            if kind == 'fastervit':
-                self.built[name] = self.pair(split_kernels(rest)[0]).ours
-            elif kind == 'litv2':  # -fused / -plain: the same model, another kernel mode
+            if name.startswith(bm.ours_prefixes()):  # -fused / -plain: another kernel mode
                 base = split_kernels(name)[0]
                 if base not in self.built:
-                    self.built[base] = bm.build_ours(base).eval().to(self.device)
+                    self.built[base] = self.ours(base)
                 self.built[name] = self.built[base]
             elif kind == 'swin':
                 self.built[name] = bm.build_swin(rest).to(self.device)
@@ -312,7 +319,7 @@ def run_config_inference(args, device):
 def run_train(args, device):
     torch.set_num_threads(args.threads[0])
     results = []
-    for name in [n for n in args.models if n.startswith(('fastervit-', 'litv2-'))]:
+    for name in [n for n in args.models if n.startswith(bm.ours_prefixes())]:
         for size in args.sizes:
             torch.manual_seed(0)
             x = torch.randn(args.batch[0], 3, *size, device=device)

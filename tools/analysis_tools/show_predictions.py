@@ -1,13 +1,14 @@
 """Draw a trained model's predictions on an image (mmdet or mmseg config).
 
-    python tools/show_predictions.py CONFIG CHECKPOINT IMAGE --out pred.png [--score-thr 0.3]
+    python tools/analysis_tools/show_predictions.py CONFIG CHECKPOINT IMAGE --out pred.png \
+        [--score-thr 0.3]
 """
 import argparse
 import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))  # a checkout
 
 from mmfastervit.checkpoint import check_checkpoint  # noqa: E402
 from mmfastervit.cli import main_guard  # noqa: E402
