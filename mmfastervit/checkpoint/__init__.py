@@ -11,10 +11,10 @@ from .io import (
     inspect_checkpoint_file,
     load_checkpoint_file,
     read_checkpoint,
-    register_mmengine_loader,
     state_dict_of,
 )
 from .loading import LoadReport, backbone_weights, check_compatible, load_pretrained
+from .mmengine_loader import register_mmengine_loader
 from .safe_globals import allow_checkpoint_globals
 
 __all__ = ['CheckpointError', 'CheckpointFileError', 'CheckpointFormat',

@@ -5,9 +5,8 @@ structure first (an empty file, a truncated zip archive, an HTML page saved
 by a failed download are named as such), then torch's weights-only loader,
 then, for files that also hold objects weights-only loading refuses (a
 training config, say), the restricted unpickler that keeps those objects as
-inert placeholders. :func:`register_mmengine_loader` routes mmengine's own
-loading of local files (``load_from``, ``--resume``, ``tools/test.py``, also
-in mmdet's / mmseg's tools) through it.
+inert placeholders. :mod:`.mmengine_loader` routes mmengine's own loading of
+local files through it.
 """
 from __future__ import annotations
 
@@ -139,34 +138,14 @@ def read_checkpoint(path: str, map_location='cpu',
     else:
         checkpoint = load_checkpoint_file(path, map_location, placeholders)
     if not isinstance(checkpoint, Mapping):
-        raise _not_a_dict(path, checkpoint)
+        raise not_a_dict(path, checkpoint)
     return checkpoint
 
 
-def _not_a_dict(path: str, obj) -> CheckpointFileError:
+def not_a_dict(path: str, obj) -> CheckpointFileError:
     return CheckpointFileError(
         f'{path} holds a {type(obj).__name__}, not a checkpoint: expected a dict of '
         'weights (a state dict, or one under "state_dict" or "model")')
-
-
-def _mmengine_local_loader(filename: str, map_location=None):
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename} does not exist')
-    checkpoint = load_checkpoint_file(filename, map_location)
-    if not isinstance(checkpoint, Mapping):
-        raise _not_a_dict(filename, checkpoint)
-    from .whole_model import convert_whole_model  # it reads files through this module
-    return convert_whole_model(checkpoint, filename)
-
-
-def register_mmengine_loader() -> None:
-    """Make mmengine read local checkpoint files through
-    :func:`load_checkpoint_file` (same weights-only safety, clear errors),
-    whole official detector / segmentor files converted to our layout
-    (:mod:`.whole_model`)."""
-    from mmengine.runner import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', force=True)(_mmengine_local_loader)
 
 
 def _weights_mapping(checkpoint: Mapping) -> Mapping:

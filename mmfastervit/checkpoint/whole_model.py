@@ -5,8 +5,10 @@ mmdet / mmseg layout, so that ``load_from``, ``tools/test.py`` and a model's
 Each entry of :data:`WHOLE_MODEL_FORMATS` has ``matches(checkpoint) -> bool``
 and ``convert(checkpoint) -> (state_dict, report_lines)``, where
 ``checkpoint`` is the loaded file (a dict). The first that matches converts;
-a new kind of released model takes one line, before the generic entry:
-``WHOLE_MODEL_FORMATS.insert(0, WholeModelFormat(name, matches, convert))``.
+a new kind of released model registers itself from beside the code it
+belongs to, before the generic entry, in one line:
+``register_whole_model_format(WholeModelFormat(name, matches, convert))``
+(NVIDIA's DINO files: ``models/dense_heads/dino_checkpoint.py``).
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from .dino import convert_official_dino, is_official_dino
 from .errors import CheckpointMismatchError
 from .format import CheckpointFormat, family_of
 from .io import state_dict_of
@@ -82,11 +83,16 @@ def convert_official_backbone_model(checkpoint: Mapping) -> Converted:
 
 #: the whole-model formats, tried in order (the generic official-backbone one last)
 WHOLE_MODEL_FORMATS: List[WholeModelFormat] = [
-    WholeModelFormat("NVIDIA's DINO-FasterViT detector", is_official_dino,
-                     convert_official_dino),
     WholeModelFormat('official backbone in a detector / segmentor',
                      is_official_backbone_model, convert_official_backbone_model),
 ]
+
+
+def register_whole_model_format(fmt: WholeModelFormat) -> WholeModelFormat:
+    """Make a kind of whole official file known, tried before the generic
+    entry (returns it)."""
+    WHOLE_MODEL_FORMATS.insert(len(WHOLE_MODEL_FORMATS) - 1, fmt)
+    return fmt
 
 
 def whole_model_format(checkpoint: object) -> Optional[WholeModelFormat]:

@@ -12,14 +12,14 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from mmfastervit.checkpoint import CheckpointMismatchError, read_checkpoint
-from mmfastervit.checkpoint.dino import (
+from mmfastervit.models.dense_heads.dino_checkpoint import (
     COCO_CATEGORY_IDS,
     convert_official_dino,
     is_official_dino,
 )
 from mmfastervit.models.fastervit.checkpoint_format import RESOLUTION_BUFFERS
-from mmfastervit.testing.dino import DINO_GOLDEN, build_detector
-from mmfastervit.testing.tool_runs import ROOT
+from support.dino import DINO_GOLDEN, build_detector
+from support.tool_runs import ROOT
 
 CONFIG = os.path.join(ROOT, 'configs', 'dino_4scale_fastervit_4_21k_224.py')
 

@@ -17,13 +17,15 @@ import torch
 
 import mmfastervit.models.fastervit.stages as stages
 from mmfastervit import FasterViT, LITv2
-from mmfastervit.models.fastervit import tokens as T
 from mmfastervit.models.fastervit.carrier_tokens import (
     CarrierTokenizer,
     axis_pooling,
     carrier_grid_hw,
     carrier_validity,
 )
+from mmfastervit.models.fastervit.compact_layout import token_layout
+from mmfastervit.models.fastervit.dense_layout import dense_layout
+from mmfastervit.models.fastervit.token_layout import to_map, to_tokens
 from mmfastervit.models.fastervit.windows import WindowGrid
 
 # Small widths, every mechanism on: CTs in stages 3 and 4 (carried between
@@ -90,21 +92,21 @@ def test_dense_layout_holds_the_compact_tokens_in_their_slots(h, w, ws, with_ct,
     sit at the compact layout's slot indices, every other slot is padding
     (a zero row) and masked, and both give the same map back."""
     grid = WindowGrid(h, w, ws)
-    compact = T.token_layout(grid, 2, with_ct, batch, torch.device('cpu'))
-    dense = T.dense_layout(grid, 2, with_ct, batch, torch.device('cpu'))
+    compact = token_layout(grid, 2, with_ct, batch, torch.device('cpu'))
+    dense = dense_layout(grid, 2, with_ct, batch, torch.device('cpu'))
     hc, wc = carrier_grid_hw(grid, 2) if with_ct else (0, 0)
     pixels = torch.randn(batch * h * w, 5)
     cts = torch.randn(batch * hc * wc, 5) if with_ct else None
     slots = compact.window_slots
     index = slots.index if slots.index is not None else torch.arange(compact.source.numel())
 
-    tokens = T.to_tokens(dense, pixels, cts)
+    tokens = to_tokens(dense, pixels, cts)
     assert tokens.shape[0] == slots.groups * slots.size == dense.window_slots.groups * slots.size
-    torch.testing.assert_close(tokens[index], T.to_tokens(compact, pixels, cts), rtol=0, atol=0)
+    torch.testing.assert_close(tokens[index], to_tokens(compact, pixels, cts), rtol=0, atol=0)
     empty = torch.ones(tokens.shape[0], dtype=torch.bool)
     empty[index] = False
     assert (tokens[empty] == 0).all()
-    torch.testing.assert_close(T.to_map(dense, tokens), pixels, rtol=0, atol=0)
+    torch.testing.assert_close(to_map(dense, tokens), pixels, rtol=0, atol=0)
 
     # the same keys are masked: padding slots, and CTs that pool only padding
     mask = dense.window_slots.key_mask.flatten()
@@ -130,7 +132,7 @@ def test_single_window_masks_the_carrier_tokens():
     """One window: eager uses no CTs; the traced layout keeps their slots but
     masks them as keys and gates propagation off."""
     grid = WindowGrid(5, 7, 7)
-    dense = T.dense_layout(grid, 2, True, 2, torch.device('cpu'))
+    dense = dense_layout(grid, 2, True, 2, torch.device('cpu'))
     mask = dense.window_slots.key_mask
     assert torch.isinf(mask[:, :4]).all() and not bool(dense.carrier_gate)
     pixels_masked = torch.isinf(mask[:, 4:]).view(2, 7, 7)
@@ -165,7 +167,7 @@ def test_traced_path_equals_eager_path(model, monkeypatch, shape):
     calls = []
     monkeypatch.setattr(stages, 'is_tracing', lambda: True)
     monkeypatch.setattr(stages, 'dense_layout',
-                        lambda *a: calls.append(a) or T.dense_layout(*a))
+                        lambda *a: calls.append(a) or dense_layout(*a))
     got = eager(model, x)
     assert len(calls) == 2  # both HAT stages took it
     for g, e in zip(got, want):

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ...cpu.onednn import linear
 from .position import RelativePositionBias
-from .tokens import Slots, gather_from_slots, scatter_to_slots
+from .token_layout import Slots, gather_from_slots, scatter_to_slots
 
 
 class GridAttention(nn.Module):

@@ -19,7 +19,7 @@ from ...utils.compat import is_tracing
 from .attention import GridAttention
 from .mlp import Mlp
 from .position import AbsolutePosition
-from .tokens import Slots, TokenLayout, take_rows
+from .token_layout import Slots, TokenLayout, take_rows
 
 
 def index_op(x: Tensor, op: str, index: Tensor, source: Tensor) -> Tensor:

@@ -14,9 +14,11 @@ from ...utils.compat import is_tracing
 from ..common.activation_checkpoint import run_block
 from ..common.unused_parameters import keep_in_graph
 from .carrier_tokens import CarrierTokenizer
+from .compact_layout import token_layout
 from .conv_blocks import ConvBlock, Downsample
+from .dense_layout import dense_layout
 from .hat_block import HATBlock
-from .tokens import dense_layout, to_map, to_tokens, token_layout
+from .token_layout import to_map, to_tokens
 from .windows import WindowGrid, pad_to_grid
 
 

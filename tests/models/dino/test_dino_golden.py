@@ -11,9 +11,9 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import load_state_dict
 
 from mmfastervit.checkpoint import read_checkpoint
-from mmfastervit.checkpoint.dino import COCO_CATEGORY_IDS, convert_official_dino
-from mmfastervit.testing.dino import DINO_GOLDEN, build_detector, golden_arch, shrink_dino
-from mmfastervit.testing.tool_runs import ROOT
+from mmfastervit.models.dense_heads.dino_checkpoint import COCO_CATEGORY_IDS, convert_official_dino
+from support.dino import DINO_GOLDEN, build_detector, golden_arch, shrink_dino
+from support.tool_runs import ROOT
 
 CONFIG = os.path.join(ROOT, 'configs', 'dino_4scale_fastervit_4_21k_224.py')
 CASES = ['case_1.pth', 'case_2.pth', 'case_3.pth']

@@ -6,7 +6,7 @@ import torch
 
 import mmfastervit.models.fastervit.attention as attention
 import mmfastervit.models.fastervit.carrier_tokens as carrier_tokens
-import mmfastervit.models.fastervit.tokens as tokens
+import mmfastervit.models.fastervit.compact_layout as compact_layout
 from mmfastervit import FasterViT
 from mmfastervit.models.fastervit import windows
 from mmfastervit.models.fastervit.position import absolute_coords, log_relative_coords
@@ -96,13 +96,13 @@ def test_noise_in_padding_is_visible_without_masks(monkeypatch):
     with torch.no_grad():
         clean = model(x)
     _noisy_padding(monkeypatch)
-    monkeypatch.setattr(tokens, '_additive', lambda valid: None)
-    tokens.token_layout.cache_clear()
+    monkeypatch.setattr(compact_layout, '_additive', lambda valid: None)
+    compact_layout.token_layout.cache_clear()
     try:
         with torch.no_grad():
             dirty = model(x)
     finally:
-        tokens.token_layout.cache_clear()
+        compact_layout.token_layout.cache_clear()
     assert (dirty[2] - clean[2]).abs().max() > 1e-2
 
 

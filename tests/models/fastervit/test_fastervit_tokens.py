@@ -2,8 +2,14 @@
 import pytest
 import torch
 
-from mmfastervit.models.fastervit import tokens as T
 from mmfastervit.models.fastervit.carrier_tokens import carrier_grid_hw, carrier_validity
+from mmfastervit.models.fastervit.compact_layout import token_layout
+from mmfastervit.models.fastervit.token_layout import (
+    gather_from_slots,
+    scatter_to_slots,
+    to_map,
+    to_tokens,
+)
 from mmfastervit.models.fastervit.windows import WindowGrid
 
 
@@ -34,7 +40,7 @@ def test_layout_matches_brute_force(h, w, ws, with_ct, batch):
     ct = 2
     grid = WindowGrid(h, w, ws)
     ct_valid = carrier_validity(grid, ct) if with_ct else None
-    lay = T.token_layout(grid, ct, with_ct, batch, torch.device('cpu'))
+    lay = token_layout(grid, ct, with_ct, batch, torch.device('cpu'))
     toks, hc, wc = brute_force(grid, ct, with_ct, batch)
     index = {t[:4]: k for k, t in enumerate(toks)}
     assert lay.source.numel() == len(toks) == batch * (h * w + hc * wc)
@@ -76,22 +82,22 @@ def test_layout_matches_brute_force(h, w, ws, with_ct, batch):
 
 def test_round_trip_and_slots():
     grid = WindowGrid(9, 11, 7)
-    lay = T.token_layout(grid, 2, True, 2, torch.device('cpu'))
+    lay = token_layout(grid, 2, True, 2, torch.device('cpu'))
     pixels = torch.randn(2 * 9 * 11, 5)
     cts = torch.randn(2 * 4 * 4, 5)
-    toks = T.to_tokens(lay, pixels, cts)
-    assert torch.equal(T.to_map(lay, toks), pixels)
+    toks = to_tokens(lay, pixels, cts)
+    assert torch.equal(to_map(lay, toks), pixels)
     assert torch.equal(toks[lay.ct_tokens], cts)
-    slots = T.scatter_to_slots(toks, lay.window_slots)
+    slots = scatter_to_slots(toks, lay.window_slots)
     assert slots.shape == (lay.window_slots.groups * lay.window_slots.size, 5)
-    assert torch.equal(T.gather_from_slots(slots, lay.window_slots), toks)
+    assert torch.equal(gather_from_slots(slots, lay.window_slots), toks)
     assert int((slots.abs().sum(1) == 0).sum()) == 2 * (14 * 14 - 9 * 11)  # empty slots
 
 
 def test_layouts_are_cached_and_bounded():
     args = (WindowGrid(10, 10, 7), 2, True, 1, torch.device('cpu'))
-    assert T.token_layout(*args) is T.token_layout(*args)
-    assert T.token_layout.cache_info().maxsize is not None
+    assert token_layout(*args) is token_layout(*args)
+    assert token_layout.cache_info().maxsize is not None
 
 
 def test_drop_path_drops_whole_windows_and_images():
@@ -99,7 +105,7 @@ def test_drop_path_drops_whole_windows_and_images():
     (window path) or a whole image (carrier-token path), never single tokens."""
     from mmfastervit.models.fastervit.hat_block import GroupDropPath
     torch.manual_seed(0)
-    lay = T.token_layout(WindowGrid(20, 33, 7), 2, True, 3, torch.device('cpu'))
+    lay = token_layout(WindowGrid(20, 33, 7), 2, True, 3, torch.device('cpu'))
     drop = GroupDropPath(0.5).train()
     for slots in (lay.window_slots, lay.ct_slots):
         tokens = slots.token_group.numel()

@@ -3,9 +3,9 @@
 NVIDIA's detection code (a fork of IDEA's standalone DINO, not mmdet) saves
 ``{'model', 'optimizer', 'lr_scheduler', 'epoch', 'args'}``, with ``args`` an
 ``argparse.Namespace`` (on torch's weights-only allowlist once
-``mmfastervit`` is imported, see :mod:`.safe_globals`). :func:`convert_official_dino`
-turns ``model`` into the state dict of the ``configs/dino_4scale_fastervit_*``
-models:
+``mmfastervit`` is imported, see :mod:`mmfastervit.checkpoint.safe_globals`).
+:func:`convert_official_dino` turns ``model`` into the state dict of the
+``configs/dino_4scale_fastervit_*`` models:
 
 * the backbone (``backbone.0.*``) through its family's official-key converter;
 * the decoder layers' norms reordered (the fork's ``norm2``, after
@@ -26,8 +26,9 @@ from typing import Any, Dict, List, Mapping, Tuple
 import torch
 from torch import Tensor
 
-from .errors import CheckpointMismatchError
-from .format import family_of, rename_key
+from ...checkpoint.errors import CheckpointMismatchError
+from ...checkpoint.format import family_of, rename_key
+from ...checkpoint.whole_model import WholeModelFormat, register_whole_model_format
 
 #: COCO category ids (1..90 less the 10 never used), in mmdet's label order
 COCO_CATEGORY_IDS: Tuple[int, ...] = tuple(
@@ -181,3 +182,9 @@ def _place_neck(out: Dict[str, Tensor]) -> None:
         i = int(i)
         where = f'convs.{i}' if i < levels else f'extra_convs.{i - levels}'
         out[f'neck.{where}.{"conv" if part == "0" else "gn"}.{name}'] = out.pop(key)
+
+
+#: loading such a file anywhere (``load_from``, ``tools/test.py``, the converter
+#: tool) converts it, as the families' formats convert their ImageNet files
+register_whole_model_format(WholeModelFormat(
+    "NVIDIA's DINO-FasterViT detector", is_official_dino, convert_official_dino))
