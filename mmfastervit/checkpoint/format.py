@@ -41,6 +41,15 @@ def convert_keys(state_dict: Mapping[str, Tensor], renames: Sequence[Tuple[str, 
     return out, dict(dropped)
 
 
+def keys_to_official(state_dict: Mapping[str, Tensor], renames: Sequence[Tuple[str, str]]
+                     ) -> Dict[str, Tensor]:
+    """Our layout -> official: every backbone key renamed by ``renames`` (the
+    inverse of the family's), our output norms ``norm{i}.*`` left out (the
+    official models have none)."""
+    return {rename_key(key, renames): value for key, value in state_dict.items()
+            if not re.match(r'norm\d+\.', key)}
+
+
 def stage_depths(state_dict: Mapping[str, Tensor], num_stages: int = 4) -> Tuple[int, ...]:
     """Blocks per stage of weights in our layout (``stages.{i}.blocks.{j}.*``)."""
     depths = []
@@ -76,6 +85,10 @@ class CheckpointFormat:
     download_hint: str = 'Download the official file'
     #: the backbone options that change its structure, named in mismatch hints
     override_hint: str = ''
+    #: ours -> the official layout (backbone keys, no classifier): files as
+    #: the official code base writes them, which :attr:`convert_official`
+    #: turns back into the same weights
+    to_official: Optional[Callable[[Mapping[str, Tensor]], Dict[str, Tensor]]] = None
 
     @property
     def key_prefixes(self) -> Tuple[str, ...]:

@@ -19,17 +19,18 @@ import os
 import os.path as osp
 import time
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import ConfigError
 
-#: the parts that can stay fp32, and what each holds (see :func:`keeps_float`)
+#: the parts that can stay fp32, and what each holds (see :func:`keeps_float`);
+#: the modules of the named parts are each family's ``float_scopes``
 KEEP_FLOAT = {
     'attention': "MatMul of two activations (attention's Q K^T and A V, LITv2's DTM sampling)",
-    'carrier': "nodes under a 'tokenizer' or 'carrier' module (FasterViT's carrier tokens)",
-    'position': "nodes under 'pos_embed' or 'rel_pos' (position MLPs on coordinates)",
+    'carrier': 'nodes under the carrier-token modules (FasterViT: tokenizer, carrier)',
+    'position': 'nodes under the position MLPs, whose inputs are coordinates',
 }
 #: the operators that are quantized (those with weights)
 QUANTIZED_OPS = ('Conv', 'Gemm', 'MatMul')
@@ -41,15 +42,21 @@ def _in_scope(node, words: Sequence[str]) -> bool:
     return any(part.split('.')[0] in words for part in parts[:-1])
 
 
+def scope_words(part: str) -> Tuple[str, ...]:
+    """The module names of ``part`` over every registered family (their
+    ``float_scopes``)."""
+    from ..models import PyramidBackbone
+    return tuple(dict.fromkeys(word for cls in PyramidBackbone.families().values()
+                               for word in cls.float_scopes.get(part, ())))
+
+
 def keeps_float(node, initializers: set, part: str) -> bool:
     """Whether ``node`` belongs to the ``part`` of :data:`KEEP_FLOAT`."""
+    if part not in KEEP_FLOAT:
+        raise ValueError(f'unknown part {part!r}; choose from {", ".join(KEEP_FLOAT)}')
     if part == 'attention':
         return node.op_type == 'MatMul' and not any(i in initializers for i in node.input)
-    if part == 'carrier':
-        return _in_scope(node, ('tokenizer', 'carrier'))
-    if part == 'position':
-        return _in_scope(node, ('pos_embed', 'rel_pos'))
-    raise ValueError(f'unknown part {part!r}; choose from {", ".join(KEEP_FLOAT)}')
+    return _in_scope(node, scope_words(part))
 
 
 def float_nodes(model, keep: Sequence[str]) -> List[str]:

@@ -1,6 +1,7 @@
 """Layer-wise learning-rate decay for detectors/segmentors with one of our
-backbones (FasterViT, LITv2: both name their parts ``stem``,
-``stages.{i}.blocks.{j}`` and ``stages.{i}.downsample``).
+backbones (every family names its parts ``stem``, ``stages.{i}.blocks.{j}``
+and ``stages.{i}.downsample``; the blocks per stage are the backbone's
+``stage_depths``).
 
 Fine-tuning from ImageNet weights works best when early layers move less than
 late ones: parameter group ``k`` gets ``lr * decay_rate ** (num_layers - 1 - k)``.
@@ -74,20 +75,21 @@ class PyramidLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         backbone = getattr(module, 'backbone', None)
         if not isinstance(backbone, PyramidBackbone):
             raise TypeError(f'{type(self).__name__} needs a model whose .backbone is one of '
-                            f'this package\'s (FasterViT, LITv2), got {type(backbone).__name__}')
-        arch = backbone.arch
+                            f'this package\'s ({", ".join(PyramidBackbone.families())}), got '
+                            f'{type(backbone).__name__}')
+        depths = backbone.stage_depths
         decay_rate = self.paramwise_cfg.get('decay_rate', 1.0)
         decay_type = self.paramwise_cfg.get('decay_type', 'layer_wise')
         if decay_type not in ('layer_wise', 'stage_wise'):
             raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
-        layers = num_layers(arch.depths, decay_type)
+        layers = num_layers(depths, decay_type)
 
         groups: Dict[str, dict] = {}
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
             no_decay = param.ndim == 1 or name.endswith('.bias')
-            lid = layer_id(name, arch.depths, decay_type)
+            lid = layer_id(name, depths, decay_type)
             key = f'layer_{lid}_{"no_decay" if no_decay else "decay"}'
             if key not in groups:
                 scale = decay_rate ** (layers - 1 - lid)

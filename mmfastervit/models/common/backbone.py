@@ -1,8 +1,11 @@
 """What every backbone of this package shares: the pyramid contract with
-mmdet / mmseg, training modes, input checks and pretrained loading.
+mmdet / mmseg, training modes, input checks and pretrained loading, and the
+family contract the shared machinery reads.
 
-A family (FasterViT, LITv2) builds ``self.stem`` and ``self.stages`` (each stage
-a module with a ``downsample`` attribute, None for the last) and calls
+A family is one subclass of :class:`PyramidBackbone` that declares its
+``arch_zoo`` (which registers it in :meth:`PyramidBackbone.families`). It
+builds ``self.stem`` and ``self.stages`` (each stage a module with ``blocks``
+and a ``downsample`` attribute, None for the last) and calls
 :meth:`PyramidBackbone._finish`. The feature of stage ``i`` is its output
 before its downsampler, through a fresh channel LayerNorm ``norm{i}`` (or
 raw, for stages left out of ``out_norm_indices``).
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, ClassVar, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Type
 
 import torch
 from mmcv.cnn import build_norm_layer
@@ -110,6 +113,40 @@ class PyramidBackbone(BaseModule):
     #: constructor arguments that override the variant's values (passed on
     #: to :meth:`resolve_arch`)
     arch_overrides: ClassVar[Tuple[str, ...]] = ()
+    #: whether the stride-2 downsamplers between stages round an odd side up
+    #: (a padded conv) or down
+    downsample_ceil: ClassVar[bool] = True
+    #: a small ``arch`` dict that builds and runs in milliseconds: every
+    #: family is checked at it by the shared tests and tools
+    tiny_arch: ClassVar[Mapping[str, Any]] = {}
+    #: int8 export: per part of ``export.quantize.KEEP_FLOAT``, the module
+    #: names whose weight layers stay float (e.g. ``'position': ('rel_pos',)``)
+    float_scopes: ClassVar[Mapping[str, Tuple[str, ...]]] = {}
+    #: benchmark name suffixes -> constructor options (``litv2-s-dcn``)
+    name_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    #: the registered families by class name, in the order they were defined
+    _families: ClassVar[Dict[str, Type[PyramidBackbone]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that declares its own ``arch_zoo`` is a family: the
+        converter, the benchmark, int8 export, layer decay and the shared
+        tests find it through :meth:`families` (subclasses of a family, e.g.
+        a user's variant of FasterViT, are not new families)."""
+        super().__init_subclass__(**kwargs)
+        if 'arch_zoo' in cls.__dict__:
+            PyramidBackbone._families[cls.__name__] = cls
+
+    @classmethod
+    def families(cls) -> Dict[str, Type[PyramidBackbone]]:
+        """Every registered family, ``{class name: class}`` (import
+        :mod:`mmfastervit` first)."""
+        return dict(PyramidBackbone._families)
+
+    @classmethod
+    def benchmark_name(cls) -> str:
+        """The family's prefix in benchmark model names (``fastervit-2``)."""
+        return cls.__name__.lower()
 
     def __init__(self, in_channels: int = 3, out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1, norm_eval: bool = False,
@@ -199,6 +236,21 @@ class PyramidBackbone(BaseModule):
         yield from self.stages[last].downsample.parameters()
         for stage in self.stages[last + 1:]:
             yield from stage.parameters()
+
+    @classmethod
+    def feature_sizes(cls, height: int, width: int) -> Tuple[Tuple[int, int], ...]:
+        """``(H_i, W_i)`` of the four stage features for an ``H x W`` input:
+        the stem's stride 4 rounds up, each downsampler as the family says."""
+        sizes = [(-(-height // 4), -(-width // 4))]
+        for _ in range(NUM_STAGES - 1):
+            h, w = sizes[-1]
+            sizes.append((-(-h // 2), -(-w // 2)) if cls.downsample_ceil else (h // 2, w // 2))
+        return tuple(sizes)
+
+    @property
+    def stage_depths(self) -> Tuple[int, ...]:
+        """Blocks of each stage, as built (layer-wise LR decay numbers them)."""
+        return tuple(len(stage.blocks) for stage in self.stages)
 
     def _weight_dtype(self) -> torch.dtype:
         return next(self.stem.parameters()).dtype

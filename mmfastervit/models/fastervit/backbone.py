@@ -66,6 +66,9 @@ class FasterViT(PyramidBackbone):
     checkpoint_format = FASTERVIT_FORMAT
     default_arch = '0'
     arch_overrides = ('window_size', 'ct_size', 'hat', 'drop_path_rate', 'layer_scale')
+    tiny_arch = dict(dim=16, in_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2))
+    # carrier tokens: few pooled tokens every window reads; position MLPs: coordinates in
+    float_scopes = dict(carrier=('tokenizer', 'carrier'), position=('pos_embed', 'rel_pos'))
 
     def __init__(self,
                  arch: Union[str, int, Mapping[str, Any]] = default_arch,

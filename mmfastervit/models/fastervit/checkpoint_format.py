@@ -15,7 +15,13 @@ import torch
 from torch import Tensor
 
 from ...checkpoint.errors import CheckpointMismatchError
-from ...checkpoint.format import CheckpointFormat, convert_keys, register_format, stage_depths
+from ...checkpoint.format import (
+    CheckpointFormat,
+    convert_keys,
+    keys_to_official,
+    register_format,
+    stage_depths,
+)
 from .arch_zoo import FasterViTArch, arch_zoo, resolve_arch
 
 #: Official name fragments -> ours, applied in order to every kept key.
@@ -37,6 +43,26 @@ _RENAMES: List[Tuple[str, str]] = [
     (r'\.gamma4$', '.local.ls2.gamma'),
     (r'(blocks\.\d+)\.gamma$', r'\1.ls.gamma'),  # conv blocks
     (r'(stages\.[23]\.blocks\.\d+)\.(norm1|attn|norm2|mlp)\.', r'\1.local.\2.'),
+]
+#: ours -> official, the inverse of :data:`_RENAMES` (applied in order)
+_TO_OFFICIAL: List[Tuple[str, str]] = [
+    (r'^stem\.conv1\.', 'patch_embed.conv_down.0.'),
+    (r'^stem\.norm1\.', 'patch_embed.conv_down.1.'),
+    (r'^stem\.conv2\.', 'patch_embed.conv_down.3.'),
+    (r'^stem\.norm2\.', 'patch_embed.conv_down.4.'),
+    (r'(stages\.[23]\.blocks\.\d+)\.local\.(norm1|attn|norm2|mlp)\.', r'\1.\2.'),
+    (r'\.local\.ls1\.gamma$', '.gamma3'),
+    (r'\.local\.ls2\.gamma$', '.gamma4'),
+    (r'\.carrier\.ls1\.gamma$', '.gamma1'),
+    (r'\.carrier\.ls2\.gamma$', '.gamma2'),
+    (r'(blocks\.\d+)\.ls\.gamma$', r'\1.gamma'),
+    (r'\.carrier\.pos_embed\.', '.hat_pos_embed.'),
+    (r'\.carrier\.(norm1|attn|norm2|mlp)\.', r'.hat_\1.'),
+    (r'\.rel_pos\.mlp\.', '.pos_emb_funct.cpb_mlp.'),
+    (r'pos_embed\.mlp\.', 'pos_embed.cpb_mlp.'),
+    (r'\.tokenizer\.pos_conv\.', '.global_tokenizer.pos_embed.'),
+    (r'\.downsample\.conv\.', '.downsample.reduction.0.'),
+    (r'^stages\.', 'levels.'),
 ]
 RESOLUTION_BUFFERS = ('relative_coords_table', 'relative_position_index', 'relative_bias')
 _CT_COPY = re.compile(r'^(levels\.\d+\.global_tokenizer\.)to_global_feature\.pos\.(\w+)$')
@@ -60,6 +86,15 @@ def convert_official(state_dict: Mapping[str, Tensor]
         return 'second copy of the carrier-token position conv'
 
     return convert_keys(state_dict, _RENAMES, drop_reason)
+
+
+def to_official(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """Our layout -> official (the output norms left out), with the second
+    copy of each carrier-token position conv that official files hold."""
+    out = keys_to_official(state_dict, _TO_OFFICIAL)
+    for key in [k for k in out if '.global_tokenizer.pos_embed.' in k]:
+        out[key.replace('.pos_embed.', '.to_global_feature.pos.')] = out[key]
+    return out
 
 
 def weights_signature(state_dict: Mapping[str, Tensor]) -> Dict[str, object]:
@@ -93,4 +128,4 @@ FASTERVIT_FORMAT = register_format(CheckpointFormat(
     signature=weights_signature, resolve_arch=resolve_arch, arch_signature=arch_signature,
     download_hint=('Download the official file (e.g. fastervit_2_224_1k.pth.tar from the '
                    'ahatamiz/FasterViT hub repo)'),
-    override_hint='hat, layer_scale, ...'))
+    override_hint='hat, layer_scale, ...', to_official=to_official))

@@ -58,6 +58,10 @@ class LITv2(PyramidBackbone):
     checkpoint_format = LITV2_FORMAT
     default_arch = 's'
     arch_overrides = ('local_ws', 'alpha', 'drop_path_rate')
+    downsample_ceil = False  # 2x2 stride-2 deformable merging drops an odd row
+    tiny_arch = dict(embed_dims=8, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 4), mlp_ratio=2.0)
+    #: ``litv2-s-dcn`` in the benchmark: deformable merging by torchvision's kernel
+    name_options = dict(dcn=dict(dtm_sampler='deform_conv2d'))
 
     def __init__(self,
                  arch: Union[str, Mapping[str, Any]] = default_arch,

@@ -11,7 +11,13 @@ from typing import Dict, List, Mapping, Tuple
 
 from torch import Tensor
 
-from ...checkpoint.format import CheckpointFormat, convert_keys, register_format, stage_depths
+from ...checkpoint.format import (
+    CheckpointFormat,
+    convert_keys,
+    keys_to_official,
+    register_format,
+    stage_depths,
+)
 from .arch_zoo import ATTENTION_STAGES, LITv2Arch, arch_zoo, resolve_arch
 
 #: Official name fragments -> ours, applied in order to every kept key.
@@ -21,6 +27,20 @@ _RENAMES: List[Tuple[str, str]] = [
     (r'\.mlp\.dwconv\.dwconv\.', '.mlp.dwconv.'),
     (r'\.downsample\.norm_layer\.', '.downsample.norm.'),
 ]
+
+
+#: ours -> official, the inverse of :data:`_RENAMES`
+_TO_OFFICIAL: List[Tuple[str, str]] = [
+    (r'^stem\.', 'patch_embed.'),
+    (r'^stages\.', 'layers.'),
+    (r'\.mlp\.dwconv\.', '.mlp.dwconv.dwconv.'),
+    (r'\.downsample\.norm\.', '.downsample.norm_layer.'),
+]
+
+
+def to_official(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """Our layout -> official (the output norms left out)."""
+    return keys_to_official(state_dict, _TO_OFFICIAL)
 
 
 def convert_official(state_dict: Mapping[str, Tensor]
@@ -64,4 +84,5 @@ LITV2_FORMAT = register_format(CheckpointFormat(
     signature=weights_signature, resolve_arch=resolve_arch, arch_signature=arch_signature,
     download_hint=('Download the official file (e.g. litv2_s.pth from the ziplab/LITv2 '
                    'GitHub releases)'),
-    override_hint='local_ws (a window of 1 vs more changes the head split), alpha'))
+    override_hint='local_ws (a window of 1 vs more changes the head split), alpha',
+    to_official=to_official))

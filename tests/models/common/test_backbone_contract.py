@@ -2,7 +2,8 @@
 test_pvt.py, test_resnet.py, test_mit.py, test_vit.py), for both families:
 ``pretrained=`` as they take it, both registries, the ``init_cfg`` and
 ``out_indices`` forms, all stages frozen, odd sizes, a batch of one,
-float64, deterministic eval, and dropping into their base model configs.
+float64, deterministic eval, and dropping into their base model configs;
+for every registered family, at its ``tiny_arch``.
 frozen_stages, norm_eval and with_cp are in each family's
 test_*_train_modes.py; out_indices subsets in test_*_arch.py."""
 import copy
@@ -13,38 +14,22 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmfastervit import FasterViT, InputError, LITv2
+from mmfastervit import InputError, PyramidBackbone
 from mmfastervit.errors import ConfigError
+from support.official_files import randomize_, save_official_file
 
-ARCHS = {
-    'FasterViT': dict(dim=16, in_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2)),
-    'LITv2': dict(embed_dims=8, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 4), mlp_ratio=2.0),
-}
-FAMILIES = {'FasterViT': FasterViT, 'LITv2': LITv2}
+FAMILIES = PyramidBackbone.families()
 family = pytest.mark.parametrize('name', sorted(FAMILIES))
 
 
 def build(name, **kwargs):
-    return FAMILIES[name](ARCHS[name], **kwargs)
+    return FAMILIES[name](FAMILIES[name].tiny_arch, **kwargs)
 
 
 def save_official_tiny(name, path):
-    """An official-layout file of the tiny variant with random weights;
+    """An official-layout file of the tiny variant with random weights (the
+    family's ``to_official``; NVIDIA's own files: test_fastervit_checkpoint.py);
     returns our model holding the same weights (what loading must give)."""
-    if name == 'FasterViT':
-        from mmfastervit.testing.reference import (
-            build_reference,
-            ours_from_reference,
-            reference_kwargs,
-            save_official_file,
-        )
-        a = ARCHS[name]
-        ref = build_reference([224, 224], **reference_kwargs(
-            '0', dim=a['dim'], in_dim=a['in_dim'], depths=list(a['depths']),
-            num_heads=list(a['num_heads'])))
-        save_official_file(ref, path)
-        return ours_from_reference(ref, a)
-    from mmfastervit.testing.litv2_official_format import randomize_, save_official_file
     src = randomize_(build(name))
     save_official_file(src, path)
     return src
@@ -108,7 +93,7 @@ def test_both_registries_build_it(name, scope):
     import importlib
 
     registry = importlib.import_module(f'{scope}.registry').MODELS
-    model = registry.build(dict(type=name, arch=ARCHS[name], out_indices=(1, 3)))
+    model = registry.build(dict(type=name, arch=FAMILIES[name].tiny_arch, out_indices=(1, 3)))
     assert type(model) is FAMILIES[name] and model.out_indices == (1, 3)
 
 
@@ -181,10 +166,8 @@ def test_odd_size_batch_of_one_float64_and_deterministic_eval(name):
     with torch.no_grad():
         outs, again = model(x), model(x)
     assert [o.shape[1] for o in outs] == [model.num_features[i] for i in (0, 2, 3)]
-    sides = [(-(-67 // 4), -(-93 // 4))]  # ceil at the stem, then each stride 2
-    for _ in range(3):
-        h, w = sides[-1]
-        sides.append((h // 2, w // 2) if name == 'LITv2' else (-(-h // 2), -(-w // 2)))
+    sides = FAMILIES[name].feature_sizes(67, 93)
+    assert sides[0] == (17, 24)  # ceil at the stem
     assert [tuple(o.shape[2:]) for o in outs] == [sides[i] for i in (0, 2, 3)]
     assert all(o.dtype == torch.float64 and o.shape[0] == 1 for o in outs)
     for a, b in zip(outs, again):
@@ -193,38 +176,42 @@ def test_odd_size_batch_of_one_float64_and_deterministic_eval(name):
 
 @family
 def test_31x31(name):
-    """mmdet's Swin test runs a 31x31 image. FasterViT's minimum is 32 (a
-    clear error below it); LITv2's is 29, so it runs 31x31 and fails at 28."""
+    """mmdet's Swin test runs a 31x31 image: a family whose minimum is 31 or
+    less runs it (LITv2: 29), one with a larger minimum (FasterViT: 32) says
+    so clearly; one pixel below the minimum is that clear error, the minimum
+    itself runs."""
     model = build(name).eval()
-    too_small = 31 if name == 'FasterViT' else 28
+    least = model.min_input_size
+    too_small = 31 if least > 31 else least - 1
     with pytest.raises(InputError, match=rf'input \({too_small}, {too_small}\) is too small.*'
-                                         rf'at least {model.min_input_size}'):
+                                         rf'at least {least}'):
         model(torch.randn(1, 3, too_small, too_small))
+    with pytest.raises(InputError, match=r'too small'):
+        model(torch.randn(1, 3, least - 1, least - 1))
     with torch.no_grad():
-        side = 32 if name == 'FasterViT' else 31
+        side = 31 if least <= 31 else least
         outs = model(torch.randn(1, 3, side, side))
-    assert tuple(outs[3].shape[2:]) == (1, 1)
+    assert tuple(outs[3].shape[2:]) == FAMILIES[name].feature_sizes(side, side)[3]
 
 
 @family
 def test_training_a_batch_of_one_at_the_minimum_size(name):
-    """FasterViT's batch norms are in its stride-4 / 8 stages, so one image
-    at the minimum size trains. LITv2's last DTM batch norm would see a
-    (1, C, 1, 1) map: our error names the fixes, and each fix works."""
+    """One image at the minimum size either trains, or (a batch norm that
+    would see one value per channel, e.g. LITv2's last DTM) raises our
+    error naming the fixes, and ``norm_eval=True`` and a batch of two work
+    (the message itself: test_litv2_arch.py)."""
     size = FAMILIES[name].min_input_size
     x = torch.randn(1, 3, size, size)
     model = build(name).train()
-    if name == 'LITv2':
-        with pytest.raises(InputError, match=r'one image of \(29, 29\).*DTM\) after stage 2 '
-                                             r'gives a 1x1 map.*norm_eval=True.*batch of 2.*'
-                                             r'at least 61 pixels'):
-            model(x)
+    try:
+        outs = model(x)
+    except InputError as err:
+        assert 'norm_eval=True' in str(err) and 'batch of 2' in str(err), err
         for fixed, inp in [(build(name, norm_eval=True).train(), x),
-                           (model, torch.randn(2, 3, size, size)),
-                           (model, torch.randn(1, 3, 61, size))]:
+                           (model, torch.randn(2, 3, size, size))]:
             sum(o.sum() for o in fixed(inp)).backward()
         return
-    sum(o.sum() for o in model(x)).backward()
+    sum(o.sum() for o in outs).backward()
     assert all(p.grad is not None for p in model.stem.parameters())
 
 
@@ -243,7 +230,7 @@ def test_drops_into_mmseg_upernet_r50(tmp_path, name):
     pretrained loads an official file into it; a loss step reaches it."""
     from mmseg.registry import MODELS
 
-    from mmfastervit.testing.mm_batches import seg_loss_step
+    from support.mm_batches import seg_loss_step
 
     widths = list(build(name).num_features)
     cfg = load_base(tmp_path, 'mmseg::_base_/models/upernet_r50.py')
@@ -258,7 +245,7 @@ def test_drops_into_mmseg_upernet_r50(tmp_path, name):
                          'model.auxiliary_head.in_channels': widths[2],
                          'model.auxiliary_head.channels': 8, 'model.auxiliary_head.norm_cfg': bn,
                          'model.auxiliary_head.num_classes': 5})
-    cfg.model.backbone = dict(type=name, arch=ARCHS[name])
+    cfg.model.backbone = dict(type=name, arch=FAMILIES[name].tiny_arch)
     init_default_scope('mmseg')
     with pytest.warns(FutureWarning):  # the base's ResNet file: named before any download
         resnet = MODELS.build(dict(copy.deepcopy(cfg.model),
@@ -285,7 +272,7 @@ def test_drops_into_mmdet_mask_rcnn_r50_fpn(tmp_path, name):
     from mmdet.testing import demo_mm_inputs
 
     cfg = load_base(tmp_path, 'mmdet::_base_/models/mask-rcnn_r50_fpn.py')
-    cfg.model.backbone = dict(type=name, arch=ARCHS[name])
+    cfg.model.backbone = dict(type=name, arch=FAMILIES[name].tiny_arch)
     cfg.model.neck.in_channels = list(build(name).num_features)
     # narrower heads than the base's 256 / 1024 channels, to keep the step fast
     c = 32

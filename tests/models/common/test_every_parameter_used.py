@@ -5,16 +5,15 @@ tokens, and where ``out_indices`` leaves the last stages out."""
 import pytest
 import torch
 
-import mmfastervit  # noqa: F401
-from mmfastervit.models.fastervit.backbone import FasterViT
-from mmfastervit.models.litv2.backbone import LITv2
-from mmfastervit.testing.ddp_steps import ddp_train_steps
+from mmfastervit.models import PyramidBackbone
+from support.ddp_steps import ddp_train_steps
 
 #: 96x96 and 112x112: FasterViT's stage 3 fits in one 7x7 window (carrier
 #: tokens skipped); 97x131: padded windows; 256x320: carrier tokens everywhere
 SIZES = [(32, 32), (96, 96), (112, 112), (97, 131), (256, 320)]
-FAMILIES = {'FasterViT': dict(type='FasterViT', arch='0'),
-            'LITv2': dict(type='LITv2', arch='s')}
+#: every registered family, at its default variant
+FAMILIES = {name: dict(type=name, arch=cls.default_arch)
+            for name, cls in PyramidBackbone.families().items()}
 
 
 def _grads(model, size):
@@ -27,8 +26,8 @@ def _grads(model, size):
 @pytest.fixture(scope='module')
 def models():
     torch.manual_seed(0)
-    return {'FasterViT': FasterViT(arch='0', drop_path_rate=0.0),
-            'LITv2': LITv2(arch='s', drop_path_rate=0.0)}
+    return {name: cls(arch=cls.default_arch, drop_path_rate=0.0)
+            for name, cls in PyramidBackbone.families().items()}
 
 
 @pytest.mark.parametrize('family', FAMILIES)
@@ -61,7 +60,7 @@ def test_stages_after_the_last_output_are_tied_not_run(family):
     """``out_indices=(0, 1)``: the features equal the first two of the full
     model's; stages 2-3 are not run, yet get (zero) gradients in training."""
     torch.manual_seed(0)
-    cls = FasterViT if family == 'FasterViT' else LITv2
+    cls = PyramidBackbone.families()[family]
     full = cls(arch=FAMILIES[family]['arch']).eval()
     part = cls(arch=FAMILIES[family]['arch'], out_indices=(0, 1)).eval()
     part.load_state_dict({k: v for k, v in full.state_dict().items()

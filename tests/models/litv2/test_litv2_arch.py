@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmfastervit import LITv2
+from mmfastervit import InputError, LITv2
 from mmfastervit.models.litv2 import arch_zoo, resolve_arch
 
 
@@ -80,3 +80,18 @@ def test_registered_for_mmdet_and_mmseg():
         model = registry.build(dict(type='LITv2', arch=dict(embed_dims=8, depths=(1,) * 4,
                                                             num_heads=(1, 1, 2, 4))))
         assert type(model).__name__ == 'LITv2'
+
+
+def test_one_image_at_the_minimum_size_names_the_fixes():
+    """LITv2's last DTM batch norm would see a (1, C, 1, 1) map when one
+    image of 29x29 trains: the error names every fix, and each fix works."""
+    model = LITv2(LITv2.tiny_arch).train()
+    x = torch.randn(1, 3, 29, 29)
+    with pytest.raises(InputError, match=r'one image of \(29, 29\).*DTM\) after stage 2 '
+                                         r'gives a 1x1 map.*norm_eval=True.*batch of 2.*'
+                                         r'at least 61 pixels'):
+        model(x)
+    for fixed, inp in [(LITv2(LITv2.tiny_arch, norm_eval=True).train(), x),
+                       (model, torch.randn(2, 3, 29, 29)),
+                       (model, torch.randn(1, 3, 61, 29))]:
+        sum(o.sum() for o in fixed(inp)).backward()
