@@ -50,8 +50,8 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None) -> nn.Module:
     from mmengine.registry import MODELS, init_default_scope
     from mmengine.runner import load_checkpoint
 
-    import mmfastervit  # noqa: F401  registry + weights-only allowlist
-
+    # our modules and the weights-only allowlist: registered by the package's
+    # __init__, which importing this module ran
     init_default_scope(cfg.default_scope)
     if checkpoint is not None:
         check_checkpoint(checkpoint, 'checkpoint')
