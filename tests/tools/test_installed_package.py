@@ -77,11 +77,42 @@ def test_wheel_and_sdist_carry_configs_index_and_tools(dist):
     assert {mim + 'tools/' + t for t in SHIPPED_TOOLS} <= files
     assert not {mim + 'tools/' + t for t in CHECKOUT_ONLY_TOOLS} & files
     assert not any('__pycache__' in f for f in files)
+    assert_library_only(zipfile.ZipFile(wheel))
     with tarfile.open(sdist) as tar:
         top = tar.getnames()[0].split('/')[0]
         names = {n[len(top) + 1:] for n in tar.getnames()}
     assert {'setup.py', 'model-index.yml', 'configs/metafile.yml', *configs,
             *['tools/' + t for t in SHIPPED_TOOLS]} <= names
+
+
+#: what no file of the wheel may import: the test-only reference and what
+#: only a checkout has
+CHECKOUT_ONLY_IMPORTS = ('fastervit', 'tests', 'support', 'benchmarks')
+
+
+def assert_library_only(wheel: zipfile.ZipFile) -> None:
+    """The wheel is the library: no test helpers or benchmark harness, and no
+    Python file in it (the shipped tools included) imports the test-only
+    reference or checkout-only code, or names a path under ``tests/``."""
+    names = wheel.namelist()
+    assert not [n for n in names if n.startswith(('mmfastervit/testing/', 'tests/',
+                                                  'benchmarks/'))]
+    bad = []
+    for name in (n for n in names if n.endswith('.py')):
+        source = wheel.read(name).decode()
+        for node in ast.walk(ast.parse(source, name)):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                modules = [node.module or '']
+            else:
+                modules = []
+            bad += [f'{name} imports {m}' for m in modules
+                    if m.split('.')[0] in CHECKOUT_ONLY_IMPORTS]
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    'tests/' in node.value or 'tests' + os.sep in node.value):
+                bad.append(f'{name} names {node.value!r}')
+    assert not bad, bad
 
 
 USER_CONFIG = """\
