@@ -126,5 +126,6 @@ def test_library_code_imports_nothing_test_only():
 def test_the_checks_see_real_imports():
     """The graph is not empty by mistake: known edges are found."""
     _, edges, _ = graph()
-    assert 'mmfastervit.checkpoint.format' in edges['mmfastervit.models.fastervit.checkpoint_format']
+    fmt = edges['mmfastervit.models.fastervit.checkpoint_format']
+    assert 'mmfastervit.checkpoint.format' in fmt
     assert 'mmfastervit.checkpoint.io' in edges['mmfastervit.checkpoint.mmengine_loader']
