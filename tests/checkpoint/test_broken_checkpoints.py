@@ -14,7 +14,7 @@ from mmfastervit import FasterViT
 from mmfastervit.checkpoint import CheckpointFileError, load_pretrained
 from mmfastervit.models.fastervit.checkpoint_format import convert_official
 
-TINY = dict(dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2))
+TINY = FasterViT.tiny_arch
 
 
 # ------------------------------------------------------------ checkpoint files

@@ -9,7 +9,7 @@ import torch
 import mmfastervit.cpu.features as cf
 from mmfastervit import FasterViT
 
-TINY = dict(dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2))
+TINY = FasterViT.tiny_arch
 AVX2_CAPS = dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2',
                  MKL_ENABLE_INSTRUCTIONS='AVX2')
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import mmfastervit.models.fastervit.stages as stages
-from mmfastervit import FasterViT, LITv2
+from mmfastervit import FasterViT, LITv2, PyramidBackbone
 from mmfastervit.models.fastervit.carrier_tokens import (
     CarrierTokenizer,
     axis_pooling,
@@ -30,7 +30,7 @@ from mmfastervit.models.fastervit.windows import WindowGrid
 
 # Small widths, every mechanism on: CTs in stages 3 and 4 (carried between
 # blocks in both), propagation, layer scale large enough to matter.
-TINY = dict(dim=16, in_dim=16, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4),
+TINY = dict(FasterViT.tiny_arch, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4),
             layer_scale=0.5, do_propagation=True, hat=(False, False, True, True))
 EXPORT_SHAPE = (2, 3, 224, 288)  # stage 3: 14 x 18 (2 x 3 windows), stage 4: 7 x 9
 # Other sizes and batches: windows padded in stages 3-4 (512 x 640 ...), odd
@@ -42,7 +42,9 @@ TOL = 1e-4
 
 # LITv2 at the LITv2 demo's widths: HiLo with 2x2 windows in stage 3 (padded
 # at 208 x 336 and 33 x 700), global attention in stage 4, DTM between stages.
-LITV2_TINY = dict(embed_dims=32, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8))
+LITV2_TINY = dict(LITv2.tiny_arch, embed_dims=32, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8))
+#: the arch each family is exported at (any other registered family: its tiny_arch)
+ARCHS = {'FasterViT': TINY, 'LITv2': LITV2_TINY}
 
 
 @pytest.fixture(scope='module')
@@ -51,13 +53,14 @@ def model():
     return FasterViT(TINY).eval()
 
 
-@pytest.fixture(scope='module', params=['FasterViT', 'LITv2'])
+@pytest.fixture(scope='module', params=sorted(PyramidBackbone.families()))
 def backbone(request, model):
-    """Each family's backbone, for the export and compile tests."""
+    """Each registered family's backbone, for the export and compile tests."""
     if request.param == 'FasterViT':
         return model
     torch.manual_seed(0)
-    return LITv2(LITV2_TINY).eval()
+    cls = PyramidBackbone.families()[request.param]
+    return cls(ARCHS.get(request.param, cls.tiny_arch)).eval()
 
 
 def eager(model, x):

@@ -17,7 +17,7 @@ onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
 
 # carrier tokens in stage 3 (2 x 3 windows at 224 x 288), windows in stage 4
-TINY = dict(dim=16, in_dim=16, depths=(1, 1, 2, 1), num_heads=(1, 2, 2, 4),
+TINY = dict(FasterViT.tiny_arch, depths=(1, 1, 2, 1), num_heads=(1, 2, 2, 4),
             hat=(False, False, True, False))
 
 

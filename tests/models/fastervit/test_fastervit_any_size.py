@@ -13,7 +13,7 @@ from mmfastervit.models.fastervit.position import absolute_coords, log_relative_
 
 # Small widths, but every mechanism on: CTs in stages 3 and 4, propagation,
 # layer scale, and windows that rarely divide the maps.
-TINY = dict(dim=16, in_dim=16, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4),
+TINY = dict(FasterViT.tiny_arch, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4),
             layer_scale=0.5, do_propagation=True, hat=(False, False, True, True))
 
 

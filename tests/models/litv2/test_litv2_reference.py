@@ -15,8 +15,8 @@ from mmfastervit.models.common import InputError
 from mmfastervit.models.litv2.dtm import deform_conv2x2_by_grid_sample
 from support.official_files import official_state_dict, randomize_
 
-TINY = dict(embed_dims=8, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8), mlp_ratio=2.0,
-            alpha=0.9, local_ws=(0, 0, 2, 1))
+TINY = dict(LITv2.tiny_arch, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8), alpha=0.9,
+            local_ws=(0, 0, 2, 1))
 
 
 # ------------------------------------------------------- the transcription
