@@ -1,0 +1,7 @@
+"""Moved to tools/model_converters/convert_official_checkpoint.py
+(this forwarder goes in the next release)."""
+import os.path as osp
+import runpy
+
+runpy.run_path(osp.join(osp.dirname(osp.abspath(__file__)), '_forward.py'))['forward'](
+    __name__, 'model_converters/convert_official_checkpoint.py', globals())

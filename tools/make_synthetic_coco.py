@@ -1,0 +1,7 @@
+"""Moved to tools/dataset_converters/make_synthetic_coco.py
+(this forwarder goes in the next release)."""
+import os.path as osp
+import runpy
+
+runpy.run_path(osp.join(osp.dirname(osp.abspath(__file__)), '_forward.py'))['forward'](
+    __name__, 'dataset_converters/make_synthetic_coco.py', globals())
