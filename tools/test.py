@@ -7,8 +7,9 @@
 Prints the config's metrics (COCO bbox/segm mAP for detection, mIoU/mAcc/aAcc for
 segmentation) as one table. Our backbones check that every image is finite
 (an image with NaN or inf is named and stops the run); --no-check-finite lets
-such values through. --bf16 runs the feature extractor (backbone, neck, a
-segmentor's heads) under bf16 autocast and the box heads in fp32
+such values through. --bf16 runs every network part under bf16 autocast
+(backbone, neck, a segmentor's heads, a detector's RPN / dense heads and its
+RoI box and mask branches) and keeps RoIAlign, box decoding and NMS in fp32
 (mmfastervit's BF16InferenceHook: mmcv's CPU NMS and RoIAlign take no bf16); on
 CPUs with bf16 units our backbones then run in bf16 end to end. Multi-GPU:
 tools/dist_test.sh.
@@ -41,8 +42,9 @@ def parse_args(argv=None):
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation (the config\'s tta_model/tta_pipeline)')
     parser.add_argument('--bf16', action='store_true',
-                        help='backbone, neck (and a segmentor\'s heads) under bf16 autocast, '
-                        'box heads in fp32; fast on CPUs with bf16 units (AMX, AVX512-BF16)')
+                        help='the network parts (backbone, neck, heads\' convolutions and '
+                        'linear layers) under bf16 autocast, RoIAlign, box decoding and NMS '
+                        'in fp32; fast on CPUs with bf16 units (AMX, AVX512-BF16)')
     parser.add_argument('--no-check-finite', action='store_true',
                         help='let images with NaN or inf through our backbones (by default '
                         'they stop the run, naming the image)')

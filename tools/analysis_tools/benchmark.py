@@ -292,7 +292,11 @@ def gemm_ceiling_line(args, device) -> str:
 
 
 def run_config_inference(args, device):
-    """Whole detector / segmentor of a config: preprocessing + predict."""
+    """Whole detector / segmentor of a config: preprocessing + predict, per
+    dtype (bf16: what ``tools/test.py --bf16`` runs, BF16InferenceHook's
+    parts under autocast; RoIAlign, box decoding and NMS fp32)."""
+    from mmfastervit.engine.hooks.bf16_inference import PARTS, bf16_forwards, resolve_parts
+
     cfg, model = _build_config_model(args.config, device)
     model.eval()
     results = []
@@ -301,18 +305,21 @@ def run_config_inference(args, device):
         for size in args.sizes:
             for batch in args.batch:
                 packed = _config_batch(cfg, size, batch, device)
+                for dtype in [d for d in args.dtypes if d in ('fp32', 'bf16')]:
+                    parts = resolve_parts(model, PARTS) if dtype == 'bf16' else []
 
-                def predict(packed=packed):
-                    with torch.no_grad():
-                        return model(**model.data_preprocessor(packed, False), mode='predict')
+                    def predict(packed=packed, parts=parts):
+                        with torch.no_grad(), bf16_forwards(parts, device.type):
+                            return model(**model.data_preprocessor(packed, False),
+                                         mode='predict')
 
-                m = bm.Measurement(osp.basename(args.config), size, batch, 'fp32', threads,
-                                   'predict', bm.time_calls(predict, device, args.warmup,
-                                                            args.repeat))
-                if not args.no_memory:
-                    m.peak_mb = bm.peak_memory_mb(predict, device)
-                results.append(m)
-                print(row(m), flush=True)
+                    m = bm.Measurement(osp.basename(args.config), size, batch, dtype, threads,
+                                       'predict', bm.time_calls(predict, device, args.warmup,
+                                                                args.repeat))
+                    if not args.no_memory:
+                        m.peak_mb = bm.peak_memory_mb(predict, device)
+                    results.append(m)
+                    print(row(m), flush=True)
     return results
 
 
