@@ -18,7 +18,7 @@ import time
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -507,6 +507,74 @@ def op_profile(fn: Callable[[], object]) -> Dict[str, float]:
             kind = op_kind(event.key)
             kinds[kind] = kinds.get(kind, 0.0) + event.self_cpu_time_total / 1e6
     return kinds
+
+
+#: a detector's / segmentor's parts, in the order predict runs them (dotted
+#: paths; a cascade's list of heads counts as one part)
+PREDICT_PARTS = ('backbone', 'neck', 'rpn_head', 'bbox_head', 'decode_head', 'auxiliary_head',
+                 'roi_head.bbox_roi_extractor', 'roi_head.bbox_head',
+                 'roi_head.mask_roi_extractor', 'roi_head.mask_head')
+NMS = "NMS (mmcv's nms)"
+OTHER = 'other (preprocessing, decoding, pasting, top-k)'
+
+
+@contextlib.contextmanager
+def part_timer(model: nn.Module, parts: Sequence[str] = PREDICT_PARTS) -> Iterator[Dict]:
+    """Inside the ``with`` block, the wall time (seconds) of every call of
+    each part's forward is added to the yielded dict under the part's path,
+    and mmcv's NMS calls under :data:`NMS` (they run outside the parts)."""
+    import importlib
+    spent: Dict[str, float] = {}
+    handles = []
+    for path in parts:
+        module = model
+        for name in path.split('.'):
+            module = getattr(module, name, None)
+        if not isinstance(module, nn.Module):
+            continue
+        for part in (list(module) if isinstance(module, nn.ModuleList) else [module]):
+            started = []
+            handles.append(part.register_forward_pre_hook(
+                lambda *_, started=started: started.append(time.perf_counter())))
+            handles.append(part.register_forward_hook(
+                lambda *_, started=started, path=path: spent.__setitem__(
+                    path, spent.get(path, 0.0) + time.perf_counter() - started.pop())))
+    nms_module = importlib.import_module('mmcv.ops.nms')
+    original = nms_module.NMSop.apply
+
+    def timed_nms(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[NMS] = spent.get(NMS, 0.0) + time.perf_counter() - start
+    nms_module.NMSop.apply = timed_nms
+    try:
+        yield spent
+    finally:
+        nms_module.NMSop.apply = original
+        for handle in handles:
+            handle.remove()
+
+
+def predict_breakdown(model: nn.Module, predict: Callable[[], object],
+                      repeat: int = 3) -> Dict[str, float]:
+    """Where a whole model's predict spends its time: per part
+    (:data:`PREDICT_PARTS`, RoIAlign inside the RoI extractors), NMS, and
+    the rest (:data:`OTHER`), each the median over ``repeat`` calls (seconds,
+    CPU; ``predict`` warmed up). Keys in the order predict runs them, then
+    ``'total'``."""
+    runs = []
+    for _ in range(repeat):
+        with part_timer(model) as spent:
+            start = time.perf_counter()
+            predict()
+            total = time.perf_counter() - start
+        spent[OTHER] = total - sum(spent.values())
+        spent['total'] = total
+        runs.append(spent)
+    keys = list(dict.fromkeys(k for run in runs for k in run))
+    return {k: statistics.median(run.get(k, 0.0) for run in runs) for k in keys}
 
 
 def relative_errors(got: Sequence[Tensor], want: Sequence[Tensor]) -> List[float]:

@@ -154,3 +154,27 @@ def test_compiled_for_inference_matches_eager_and_leaves_inductor_config_alone()
     finally:
         torch._dynamo.reset()
     assert inductor_config.freezing is False
+
+
+def test_a_whole_detector_per_dtype_and_where_its_predict_time_goes(tmp_path):
+    """--config: a whole-model row per dtype (bf16: tools/test.py --bf16's
+    parts), and with --mode profile the predict time by part, RoI extraction,
+    box / mask heads and NMS included, adding up to the whole."""
+    config = 'configs/demo/cascade_fastervit_synthetic_coco.py'
+    bench(tmp_path, '--models', 'fastervit-0', '--config', config, '--sizes', '128x160',
+          '--dtypes', 'fp32', 'bf16', '--no-memory')
+    rows = [r for r in json.load(open(tmp_path / 'results.json'))
+            if r['model'] == 'cascade_fastervit_synthetic_coco.py']
+    assert sorted(r['dtype'] for r in rows) == ['bf16', 'fp32']
+    assert all(r['median_ms'] > 0 for r in rows)
+    out = bench(tmp_path, '--mode', 'profile', '--models', 'fastervit-0', '--config', config,
+                '--sizes', '128x160', '--dtypes', 'fp32', 'bf16')
+    tables = open(tmp_path / 'profile.md').read().split('cascade_fastervit_synthetic_coco.py, ')[1:]
+    assert [t.split(':')[0] for t in tables] == ['128x160, fp32', '128x160, bf16'], out
+    for table in tables:
+        shares = {line.split(' | ')[0].strip('| '): float(line.split(' | ')[2].rstrip('%| '))
+                  for line in table.splitlines() if line.startswith('| ') and '%' in line}
+        assert {'backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
+                'roi_head.bbox_head', 'roi_head.mask_head', "NMS (mmcv's nms)"} <= set(shares)
+        assert all(s > 0 for k, s in shares.items() if not k.startswith('other')), shares
+        assert abs(sum(shares.values()) - 100) < 0.5, shares

@@ -88,7 +88,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--mode', choices=['infer', 'train', 'flops', 'profile'], default='infer',
                    help='profile: where each forward spends its time, by kind of '
-                   'operator (matrix products, attention, norms, gathers, copies, ...)')
+                   'operator (matrix products, attention, norms, gathers, copies, ...); '
+                   'with --config also where the whole model\'s predict spends it, by part '
+                   '(backbone, neck, RPN, RoI extraction, box / mask heads, NMS, the rest)')
     p.add_argument('--models', nargs='+', default=['fastervit-2', 'reference-2', 'swin-t',
                                                   'convnext-t'])
     p.add_argument('--sizes', nargs='+', type=parse_size, default=[(800, 1216)])
@@ -281,6 +283,40 @@ def run_profile(args, device):
                         f'{cells} |')
                 print(line, flush=True)
                 lines.append(line)
+    return lines
+
+
+def run_predict_profile(args, device):
+    """``--config`` with ``--mode profile``: where the whole model's predict
+    spends its time, by part (backbone, neck, RPN, RoI extraction, box and
+    mask heads, NMS, the rest), per input size and dtype (bf16: the
+    BF16InferenceHook's parts, as ``tools/test.py --bf16``)."""
+    from mmfastervit.engine.hooks.bf16_inference import PARTS, bf16_forwards, resolve_parts
+
+    cfg, model = _build_config_model(args.config, device)
+    model.eval()
+    torch.set_num_threads(args.threads[0])
+    name = osp.basename(args.config)
+    lines = []
+    for size in args.sizes:
+        packed = _config_batch(cfg, size, args.batch[0], device)
+        for dtype in [d for d in args.dtypes if d in ('fp32', 'bf16')]:
+            parts = resolve_parts(model, PARTS) if dtype == 'bf16' else []
+
+            def predict(parts=parts, packed=packed):
+                with torch.no_grad(), bf16_forwards(parts, device.type):
+                    return model(**model.data_preprocessor(packed, False), mode='predict')
+            for _ in range(max(args.warmup, 1)):
+                predict()
+            spent = bm.predict_breakdown(model, predict, max(1, args.repeat))
+            total = spent.pop('total')
+            lines += [f'{name}, {size[0]}x{size[1]}, {dtype}: predict {1e3 * total:.0f} ms '
+                      f'(median of {max(1, args.repeat)})', '', '| part | ms | share |',
+                      '|---|---|---|']
+            lines += [f'| {part} | {1e3 * t:.0f} | {100 * t / total:.1f}% |'
+                      for part, t in spent.items()]
+            lines.append('')
+            print('\n'.join(lines[-len(spent) - 5:]), flush=True)
     return lines
 
 
@@ -518,6 +554,8 @@ def main(argv=None) -> int:
         print(gemm_ceiling_line(args, device), flush=True)
     if args.mode == 'profile':
         lines = run_profile(args, device)
+        if args.config:
+            lines += [''] + run_predict_profile(args, device)
         with open(osp.join(args.out_dir, 'profile.md'), 'w') as f:
             f.write('\n'.join([f'Machine: {machine}', ''] + lines) + '\n')
         print('\n' + '\n'.join(lines))
