@@ -58,6 +58,7 @@ class BF16Weights:
     def __init__(self) -> None:
         self._layout: Optional[Tuple] = None  # what the copies were made for
         self._copies: Dict[str, Tensor] = {}
+        self._inference = False  # the copies are inference tensors
 
     @staticmethod
     def _named(module: nn.Module):
@@ -66,7 +67,8 @@ class BF16Weights:
     def get(self, module: nn.Module) -> Dict[str, Tensor]:
         named = list(self._named(module))
         layout = tuple((name, t.shape, t.dtype, t.device) for name, t in named)
-        if layout != self._layout:
+        # buffers made under torch.inference_mode() cannot be written outside it
+        if layout != self._layout or self._inference and not torch.is_inference_mode_enabled():
             keep = {f'{prefix}.{name}' if prefix else name
                     for prefix, m in module.named_modules() if isinstance(m, NORMS)
                     for name, _ in chain(m.named_parameters(recurse=False),
@@ -74,7 +76,7 @@ class BF16Weights:
             self._copies = {name: torch.empty_like(t, dtype=torch.bfloat16,
                                                    requires_grad=False)
                             for name, t in named if t.is_floating_point() and name not in keep}
-            self._layout = layout
+            self._layout, self._inference = layout, torch.is_inference_mode_enabled()
         with torch.no_grad():
             return {name: self._copies[name].copy_(t) if name in self._copies else t
                     for name, t in named}

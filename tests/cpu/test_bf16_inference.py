@@ -147,6 +147,10 @@ def test_bf16_weights_are_kept_and_refilled_from_the_weights_every_forward():
     after = run(model, x, 'fused')
     assert max(rel_errors(after, run(other, x, autocast=False))) < MAX_REL_ERR
     assert max(rel_errors(before, [o.float() for o in after])) > 0.05
+    model.clear_caches()
+    with torch.inference_mode():  # buffers made here cannot be written outside it
+        in_mode = run(model, x, 'fused')
+    torch.testing.assert_close(run(model, x, 'fused'), in_mode, rtol=0, atol=0)
     model.half()  # new dtypes: new buffers
     assert model._bf16_weights.get(model)['stem.conv1.weight'] is not state['stem.conv1.weight']
     model.train()  # a mode change frees them
