@@ -13,14 +13,21 @@ recipe) instead.
 
 Every step runs the project's own tools (tools/train.py, tools/test.py, ...),
 so this is also what a user does with real data.
+
+A finished run leaves ``FINGERPRINT`` in its work dir: a hash of what made
+its outputs (see :func:`fingerprint`). The test suite reuses the outputs of
+``bash tools/demo.sh`` while the hash still matches, and trains again when not.
 """
 import argparse
+import hashlib
+import json
 import os
 import os.path as osp
 import shutil
 import subprocess
 import sys
 import time
+from typing import Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -43,6 +50,48 @@ TASKS = {
 
 
 MARKER = '.made-by-mmfastervit-demo'
+FINGERPRINT = 'demo-fingerprint.json'
+#: what the demo's outputs are made by: the package, every config (bases
+#: included), the tools it runs (and this script)
+SOURCES = ('mmfastervit', 'configs', 'tools')
+LIBRARIES = ('torch', 'mmcv', 'mmengine', 'mmdet', 'mmseg')
+
+
+def _files(tops, endings=('',)):
+    """Files under each of ``tops`` (relative to the checkout) ending in one of
+    ``endings``; hidden folders (e.g. the editable install's ``.mim`` copy)
+    and ``__pycache__`` left out."""
+    for top in tops:
+        for folder, dirs, names in os.walk(osp.join(ROOT, top)):
+            dirs[:] = [d for d in dirs if not d.startswith('.') and d != '__pycache__']
+            yield from (osp.join(folder, n) for n in names if n.endswith(endings))
+
+
+def _hash_files(paths, digest) -> None:
+    for path in sorted(paths):
+        digest.update(osp.relpath(path, ROOT).encode() + b'\0')
+        with open(path, 'rb') as f:
+            digest.update(hashlib.sha256(f.read()).digest())
+
+
+def fingerprint(argv, data_root: str) -> str:
+    """A hash of everything a demo run's outputs depend on: the command-line
+    arguments, the sources in the checkout (``SOURCES``: every .py and .sh
+    file), the installed libraries' versions (``LIBRARIES``), and the
+    synthetic dataset's files as they are now. A run's outputs belong to
+    the checkout while the fingerprint it recorded equals this one; any
+    change to these makes them stale."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256(json.dumps(list(argv)).encode())
+    for name in LIBRARIES:
+        try:
+            digest.update(f'{name}=={version(name)}'.encode())
+        except PackageNotFoundError:
+            digest.update(f'{name} missing'.encode())
+    _hash_files(_files(SOURCES, ('.py', '.sh')), digest)
+    _hash_files(_files([data_root]), digest)
+    return digest.hexdigest()
 
 
 def fresh_dir(path: str) -> None:
@@ -56,6 +105,20 @@ def fresh_dir(path: str) -> None:
         shutil.rmtree(path)
     os.makedirs(path, exist_ok=True)
     open(osp.join(path, MARKER), 'w').close()
+
+
+def finished_run(work_dir: str, argv=()) -> Optional[dict]:
+    """The record (``argv``, ``data_root``, ``fingerprint``) of a finished
+    demo run with arguments ``argv`` in ``work_dir``, if it is not stale
+    (its fingerprint, computed again now, is the same); else None."""
+    path = osp.join(work_dir, FINGERPRINT)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        made = json.load(f)
+    if made.get('argv') != list(argv) or not osp.isdir(made.get('data_root', '')):
+        return None
+    return made if made.get('fingerprint') == fingerprint(argv, made['data_root']) else None
 
 
 def step(n: int, total: int, text: str) -> None:
@@ -80,6 +143,7 @@ def main(argv=None) -> int:
     parser.add_argument('--data-root', help='where the synthetic dataset is written')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='extra config overrides for training and testing')
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
 
     task = TASKS[args.task]
@@ -116,6 +180,9 @@ def main(argv=None) -> int:
     from tools.analysis_tools.learning_curve import format_curve, read_curve
     print('\nLearning curve (held-out images):')
     print(format_curve(read_curve(osp.join(ROOT, work_dir))))
+    with open(osp.join(ROOT, work_dir, FINGERPRINT), 'w') as f:  # last: only a whole run
+        json.dump(dict(argv=argv, data_root=osp.abspath(osp.join(ROOT, root)),
+                       fingerprint=fingerprint(argv, root)), f, indent=1)
     print(f'\nDone in {(time.time() - start) / 60:.1f} min. Picture: {picture}')
     return 0
 

@@ -2,10 +2,11 @@
 
 They turn the mistakes users make most (a dataset that is not where the config
 says, a variant name that does not exist, a checkpoint path with a typo or a
-broken file) into one clear message at start-up instead of a traceback
-minutes later. Every file the run will open is checked: each dataloader's
-annotation file and image / label folders, the evaluators' annotation files,
-and the checkpoint it loads or resumes from.
+broken file, dataloader settings PyTorch refuses) into one clear message at
+start-up instead of a traceback minutes later. Every file the run will open is
+checked: each dataloader's annotation file and image / label folders, the
+evaluators' annotation files, and the checkpoint it loads or resumes from; and
+each dataloader the run builds has settings its DataLoader takes.
 """
 from __future__ import annotations
 
@@ -157,6 +158,55 @@ def move_data_root(cfg: Config, new_root: str) -> List[str]:
     return list(dict.fromkeys(changed))
 
 
+# --------------------------------------------------------------- dataloaders
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _loader_problem(key: str, loader: dict) -> Optional[str]:
+    """What PyTorch's DataLoader (and its BatchSampler) would refuse in one
+    dataloader config, as an error message naming the fix; None if nothing."""
+    workers = loader.get('num_workers', 0)
+    if not _is_int(workers) or workers < 0:
+        return (f'{key}.num_workers={workers!r}: the number of data-loading processes is 0 '
+                f'(load in the main process) or more. To fix: --cfg-options '
+                f'{key}.num_workers=0 (or 1, 2, ...).')
+    batch = loader.get('batch_size', 1)
+    if 'batch_size' in loader and (not _is_int(batch) or batch < 1):
+        return (f'{key}.batch_size={batch!r}: a batch holds 1 image or more. To fix: '
+                f'--cfg-options {key}.batch_size=1 (or 2, ...).')
+    timeout = loader.get('timeout', 0)
+    if not isinstance(timeout, (int, float)) or timeout < 0:
+        return (f'{key}.timeout={timeout!r}: the seconds to wait for a batch are 0 (no limit) '
+                f'or more. To fix: --cfg-options {key}.timeout=0.')
+    prefetch = loader.get('prefetch_factor')
+    if workers == 0:
+        needs = [f'{name}={loader[name]!r}' for name in ('persistent_workers', 'prefetch_factor')
+                 if name in loader and loader[name] not in (None, False)]
+        if needs:
+            off = ' '.join(f'{key}.{n.split("=")[0]}='
+                           f'{"False" if n.startswith("persistent") else "None"}' for n in needs)
+            verb = 'needs' if len(needs) == 1 else 'need'
+            return (f'{key}: {" and ".join(needs)} {verb} data-loading processes, but '
+                    f'num_workers=0. To fix: --cfg-options {off} (as well as num_workers=0), '
+                    f'or set {key}.num_workers to 1 or more.')
+    elif prefetch is not None and (not _is_int(prefetch) or prefetch < 0):
+        return (f'{key}.prefetch_factor={prefetch!r}: the batches each process loads ahead '
+                f'are 0 or more. To fix: --cfg-options {key}.prefetch_factor=2 (the default).')
+    return None
+
+
+def check_dataloaders(cfg: Config, loaders: List[str]) -> None:
+    """The named dataloaders' settings are ones PyTorch's DataLoader takes
+    (``num_workers=0``, a usual debugging switch, needs
+    ``persistent_workers=False`` too, which the mmdet / mmseg bases set True)."""
+    for key in loaders:
+        loader = cfg.get(key)
+        problem = _loader_problem(key, loader) if isinstance(loader, dict) else None
+        if problem:
+            raise ConfigError(problem)
+
+
 # ------------------------------------------------------------------ backbone
 def backbone_class(cfg: Config):
     """The config's backbone class if it is one of ours (a
@@ -295,5 +345,6 @@ def preflight(cfg: Config, mode: str) -> Optional[dict]:
                                  'file named in the config, or set init_cfg=None)')
     else:
         loaders, evaluators = ['test_dataloader'], ['test_evaluator']
+    check_dataloaders(cfg, loaders)
     check_datasets(cfg, loaders, evaluators)
     return meta

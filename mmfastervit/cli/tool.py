@@ -16,6 +16,7 @@ from typing import Callable, Optional, Tuple
 
 from mmengine.config import Config, DictAction
 
+from ..engine.hooks.stop_signals import TrainingStopped
 from ..errors import ConfigError
 from . import distributed
 from .environment import setup_env
@@ -139,7 +140,8 @@ def error_message(err: BaseException) -> str:
 def main_guard(main: Callable[[], Optional[int]]) -> None:
     """Run a tool's ``main``: a mistake the user can fix becomes
     ``error: ...`` and exit code 2, Ctrl-C outside training a one-line note
-    and exit code 130; the process group is closed either way."""
+    and exit code 130, a training stopped by a signal exits with its code
+    (``128 + signal``); the process group is closed either way."""
     setup_env()  # also registers our modules and the weights-only allowlist
 
     errors = _user_errors()
@@ -153,11 +155,29 @@ def main_guard(main: Callable[[], Optional[int]]) -> None:
         _end(wait_for_others=False)
         print('interrupted', file=sys.stderr)
         sys.exit(130)
+    except TrainingStopped as stop:
+        _end(wait_for_others=False)
+        _exit_after_stop(stop.code)
     except BaseException:
         _end(wait_for_others=False)  # no barrier: others may be stuck
         raise
     _end(wait_for_others=True)
     sys.exit(code or 0)
+
+
+def _exit_after_stop(code: int) -> None:
+    """Exit with ``code`` after a stop signal, without the interpreter's
+    teardown. The exit callbacks run (logging's flush among them) while the
+    stop hook still answers a second signal; the teardown after them would
+    first put the default signal handlers back (a second signal then kills
+    the process: exit code -15) and then take seconds on a busy machine, and
+    it has nothing left to do."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 def _end(wait_for_others: bool) -> None:

@@ -1,6 +1,7 @@
 """Datasets that are not where a config says are found before anything is
 built (mmfastervit.cli.preflight), and --data-root moves them all."""
 import os
+import re
 
 import pytest
 from mmengine.config import Config
@@ -42,6 +43,45 @@ def test_preflight_names_every_file_a_run_opens(tiny_coco, tiny_ade, config, mod
     assert '--data-root DIR' in msg and '\n' not in msg
     for key in (COCO_SETTINGS if coco else ADE_SETTINGS):
         assert key in msg, (key, msg)
+
+
+# ------------------------------------------------------------ dataloader settings
+@pytest.mark.parametrize('mode, settings, says', [
+    ('train', {'train_dataloader.num_workers': 0},
+     ['train_dataloader: persistent_workers=True needs data-loading processes, but '
+      'num_workers=0', '--cfg-options train_dataloader.persistent_workers=False']),
+    ('train', {'val_dataloader.num_workers': 0},
+     ['val_dataloader: persistent_workers=True', 'val_dataloader.persistent_workers=False']),
+    ('test', {'test_dataloader.num_workers': 0},
+     ['test_dataloader: persistent_workers=True', 'test_dataloader.persistent_workers=False']),
+    ('train', {'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
+               'train_dataloader.prefetch_factor': 4},
+     ['train_dataloader: prefetch_factor=4 needs data-loading processes',
+      'train_dataloader.prefetch_factor=None']),
+    ('train', {'train_dataloader.num_workers': -1},
+     ['train_dataloader.num_workers=-1: the number of data-loading processes is 0',
+      'train_dataloader.num_workers=0']),
+    ('train', {'train_dataloader.prefetch_factor': -2},
+     ['train_dataloader.prefetch_factor=-2', 'prefetch_factor=2 (the default)']),
+    ('train', {'val_dataloader.batch_size': 0},
+     ['val_dataloader.batch_size=0: a batch holds 1 image or more']),
+    ('test', {'test_dataloader.timeout': -1}, ['test_dataloader.timeout=-1', 'timeout=0']),
+])
+def test_preflight_names_dataloader_settings_pytorch_refuses(tiny_coco, mode, settings, says):
+    """Settings PyTorch's DataLoader raises on (after the model is built, as
+    a traceback) are one message naming the fix; the fix it names passes."""
+    cfg = _moved(DEMO_COCO, tiny_coco)
+    cfg.merge_from_dict(settings)
+    with pytest.raises(ConfigError) as err:
+        preflight(cfg, mode)
+    msg = str(err.value)
+    assert '\n' not in msg and '. To fix: --cfg-options ' in msg, msg
+    assert all(s in msg for s in says), msg
+    named = re.findall(r'(\w+_dataloader\.\w+)=(False|None)\b', msg)
+    for key, value in named:  # the settings it names to switch off
+        cfg.merge_from_dict({key: None if value == 'None' else False})
+    if named:
+        preflight(cfg, mode)  # with them, num_workers=0 runs
 
 
 def test_data_root_moves_every_dataset_and_evaluator_file(tiny_coco, tiny_ade):

@@ -166,6 +166,16 @@ def test_unknown_variant_fails_at_once(tmp_path, tiny_coco_seed3):
     assert "'4-21k-224'" in res.stderr and not (tmp_path / 'w').exists()
 
 
+def test_num_workers_0_without_its_companion_setting_fails_at_once(tmp_path, tiny_coco_seed3):
+    """The README's debugging switch alone (the mmdet bases keep
+    persistent_workers=True) used to end in PyTorch's traceback."""
+    res = run_tool('tools/train.py', DEMO_COCO, '--data-root', tiny_coco_seed3, '--work-dir',
+                   tmp_path / 'w', '--cfg-options', 'train_dataloader.num_workers=0')
+    assert_one_error(res, 'train_dataloader: persistent_workers=True needs data-loading',
+                     'train_dataloader.persistent_workers=False')
+    assert not (tmp_path / 'w').exists()
+
+
 def test_missing_checkpoint_in_test_tool(tmp_path, tiny_coco_seed3):
     res = run_tool('tools/test.py', DEMO_COCO, str(tmp_path / 'nope.pth'),
                    '--work-dir', str(tmp_path / 'w'),

@@ -98,30 +98,151 @@ def test_sigterm_saves_the_iteration_and_resume_reaches_the_same_weights(
     assert_same_training_state(uninterrupted[0] / 'iter_6.pth', work / 'iter_6.pth')
 
 
+HOLD_HOOK = '''"""Test-only: fixes when the stop signals come. Before iteration 2 it
+prints a marker and waits for the first signal; with ``hold_end``, after
+iteration 2 (before the stop hook would save it) it waits for the second.
+An exit callback prints a marker and takes 3 s, as slow ones do on a busy
+machine (torch._dynamo's imports modules). Each wait is at most 5 min."""
+import atexit
+import time
+
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+def wait(condition, seconds=300):
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.05)
+
+
+@atexit.register
+def slow_exit_callback():
+    print('EXIT CALLBACK: running', flush=True)
+    wait(lambda: False, 3)
+
+
+@HOOKS.register_module()
+class HoldForStopSignals(Hook):
+    priority = 'VERY_LOW'  # after the logger, right before StopOnSignalHook (LOWEST)
+
+    def __init__(self, hold_end=True):
+        self.hold_end = hold_end
+
+    def _stop(self, runner):
+        stop, = [h for h in runner.hooks if type(h).__name__ == 'StopOnSignalHook']
+        return stop
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == 1:
+            print('HOLD: waiting for the first signal', flush=True)
+            wait(lambda: self._stop(runner)._signal is not None)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if self.hold_end and self._stop(runner)._signal is not None:
+            wait(lambda: False)  # the second signal ends the process
+'''
+HOLD_CONFIG = '''_base_ = {base!r}
+custom_imports = dict(imports=['hold_for_stop_signals'], allow_failed_imports=False)
+custom_hooks = [dict(type='HoldForStopSignals', hold_end={hold_end})]
+'''
+
+
+def held_run(tmp_path, tiny_coco, hold_end, second_after):
+    """A run whose first stop signal comes before iteration 2 (held by the
+    test-only hook) and whose second comes once ``second_after`` is printed."""
+    (tmp_path / 'hold_for_stop_signals.py').write_text(HOLD_HOOK)
+    config = tmp_path / 'hold_cfg.py'
+    config.write_text(HOLD_CONFIG.format(base=DEMO_COCO, hold_end=hold_end))
+    options = [o for o in ITER_RUN if not o.startswith('custom_hooks=')]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path), ROOT, os.environ.get('PYTHONPATH', '')]))
+    work = tmp_path / 'w'
+    code, log, finishing = second_signal_run(
+        train_cmd(config, tiny_coco, work, options), env,
+        first_after='HOLD: waiting for the first signal', second_after=second_after)
+    assert finishing == 2, log[-3000:]
+    assert code == 128 + signal.SIGTERM, log[-3000:]
+    assert 'Traceback' not in log and 'SIGTERM received again' in log, log[-3000:]
+    return work, log
+
+
+def second_signal_run(cmd, env=None, first_after='Iter(train) [1/6]',
+                      second_after='SIGTERM received: finishing iteration'):
+    """Start ``cmd``; SIGTERM once ``first_after`` is printed, SIGTERM again
+    once ``second_after`` is. Returns the exit code, the output and the
+    iteration the first signal asked to finish."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True, env=env)
+    seen, rest = [], ''
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if first_after in line:
+                proc.send_signal(signal.SIGTERM)
+            if second_after in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        rest, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    log = ''.join(seen) + rest
+    finishing = re.search(r'SIGTERM received: finishing iteration (\d)', log)
+    return proc.returncode, log, finishing and int(finishing[1])
+
+
+def assert_only_whole_checkpoints(work):
+    """Every checkpoint file in ``work`` reads to the end."""
+    for path in work.glob('*.pth'):
+        assert 'state_dict' in torch.load(path, map_location='cpu', weights_only=True), path
+
+
 @pytest.mark.slow
 def test_second_signal_stops_at_once_without_saving(tmp_path, tiny_coco):
-    work = tmp_path / 'w'
-    proc = subprocess.Popen(train_cmd(DEMO_COCO, tiny_coco, work, ITER_RUN), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if 'Iter(train) [1/6]' in line:
-            proc.send_signal(signal.SIGTERM)
-        # the second signal goes as soon as the first is acknowledged, while
-        # that iteration (seconds long) still runs
-        finishing = re.search(r'SIGTERM received: finishing iteration (\d)', line)
-        if finishing:
-            proc.send_signal(signal.SIGTERM)
-            break
-    log, _ = proc.communicate(timeout=600)
-    log = ''.join(seen) + log
-    assert finishing, log[-3000:]
-    assert proc.returncode == 128 + signal.SIGTERM, log[-3000:]
+    """Iteration 2 is held until the first signal has come, and its end until
+    the second has: the at-once stop, whatever the timing."""
+    work, log = held_run(tmp_path, tiny_coco, hold_end=True,
+                         second_after='SIGTERM received: finishing iteration')
     assert 'SIGTERM received again: stopping now without saving' in log
-    assert not (work / f'iter_{finishing[1]}.pth').exists() and 'Stopped by' not in log
-    assert 'Traceback' not in log
+    assert not list(work.glob('*.pth')) and 'Stopped by' not in log
+
+
+@pytest.mark.slow
+def test_second_signal_while_the_stopped_run_exits(tmp_path, tiny_coco):
+    """The second signal comes during an exit callback, after the first
+    stop's checkpoint: the checkpoint is whole, the exit code the signal's.
+    (It used to be raised inside the callback and printed with a traceback;
+    later in the exit it killed the process: exit code -15.)"""
+    work, log = held_run(tmp_path, tiny_coco, hold_end=False,
+                         second_after='EXIT CALLBACK: running')
+    assert 'Stopped by SIGTERM after iteration 2 of 6' in log
+    assert [p.name for p in work.glob('*.pth')] == ['iter_2.pth']
+    assert_only_whole_checkpoints(work)
+
+
+@pytest.mark.slow
+def test_second_signal_under_load_ends_with_its_code_and_whole_checkpoints(tmp_path, tiny_coco):
+    """With busy processes beside it (as on a shared node) a second signal
+    sent once the first is acknowledged lands at any moment: in the
+    iteration, in the checkpoint save, while the first stop exits. Whatever
+    the moment: exit code 128 + SIGTERM, no traceback, no half-written
+    checkpoint."""
+    busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+            for _ in range(2)]
+    try:
+        work = tmp_path / 'w'
+        code, log, finishing = second_signal_run(train_cmd(DEMO_COCO, tiny_coco, work, ITER_RUN))
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+    assert finishing, log[-3000:]
+    assert code == 128 + signal.SIGTERM, log[-3000:]
+    assert 'Traceback' not in log, log[-3000:]
+    # stopped by the second signal, or by the first before the second came
+    assert 'SIGTERM received again' in log or 'Stopped by SIGTERM' in log, log[-3000:]
+    assert_only_whole_checkpoints(work)
 
 
 EPOCH_CONFIG = '''_base_ = {base!r}

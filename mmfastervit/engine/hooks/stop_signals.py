@@ -4,7 +4,15 @@ Clusters send SIGTERM before they preempt a job; Ctrl-C sends SIGINT. On the
 first of either, :class:`StopOnSignalHook` lets the current iteration finish,
 saves a checkpoint of it (with :class:`~.resume_state.ResumeStateHook`'s
 random-generator state, so ``--resume`` continues exactly), says how to
-resume, and exits with ``128 + signal``. A second signal exits at once.
+resume, and exits with ``128 + signal``. A second signal exits at once
+with the same code, whatever the process is doing: not by raising from the
+handler (raised inside an exit callback, e.g. torch._dynamo's, it was
+printed as a traceback and ignored; once the interpreter's teardown had put
+the default handlers back, the signal killed the process: exit -15), but by
+ending the data workers and the process itself (``os._exit``); the tools
+end the same way after the first signal's stop (``cli.main_guard``), so
+the handler answers until the very end. A checkpoint being written when the
+second signal comes is finished first: none is ever left half written.
 In distributed runs every rank stops after the same iteration.
 
 Data-loader workers are made to ignore both signals
@@ -15,6 +23,8 @@ end such workers themselves when they exit (``cli.main_guard``).
 """
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import os
 import os.path as osp
 import signal
@@ -91,11 +101,27 @@ class StopOnSignalHook(Hook):
         self._signal: Optional[int] = None
         self._started = False  # an iteration began in this process
         self._last_saved: Optional[str] = None
-        self._writing: Optional[str] = None  # a checkpoint being written now
+        self._saving = 0  # checkpoints being written now (nested saves count)
+        self._deferred: Optional[int] = None  # a second signal that came during a save
 
     # ------------------------------------------------------------- signals
     def before_train(self, runner) -> None:
         self._runner = runner
+        save = runner.save_checkpoint
+
+        @functools.wraps(save)
+        def save_whole(out_dir, filename, *args, **kwargs):
+            self._saving += 1
+            try:
+                saved = save(out_dir, filename, *args, **kwargs)
+                self._last_saved = osp.join(out_dir, filename)
+                return saved
+            finally:
+                self._saving -= 1
+                if not self._saving and self._deferred is not None:
+                    self._stop_now(self._deferred)
+
+        runner.save_checkpoint = save_whole  # every save: the checkpoint hook's and ours
         for signum in STOP_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._on_signal)
 
@@ -103,24 +129,43 @@ class StopOnSignalHook(Hook):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+        runner.__dict__.pop('save_checkpoint', None)
 
     def _on_signal(self, signum: int, frame) -> None:
         if os.getpid() != self._pid:  # a forked worker inherited the handler
             return
         name = signal.Signals(signum).name
-        runner = self._runner
         if self._signal is not None or not self._started:
-            if self._writing and osp.exists(self._writing):
-                os.remove(self._writing)  # never leave a half-written checkpoint
-            last = self._last_saved or 'none from this run'
-            _notice(f'{name} received again: stopping now without saving (last '
-                    f'checkpoint: {last})' if self._signal is not None else
-                    f'{name} received before the first iteration: nothing to save, stopping')
-            raise TrainingStopped(128 + signum)
+            if self._saving:  # finish the checkpoint first: never half a file
+                if self._deferred is None:
+                    self._deferred = signum
+                    _notice(f'{name} received again while a checkpoint is being written: '
+                            'stopping as soon as it is complete')
+                return
+            self._stop_now(signum)
         self._signal = signum
-        _notice(f'{name} received: finishing iteration {runner.iter + 1}, then saving a '
+        _notice(f'{name} received: finishing iteration {self._runner.iter + 1}, then saving a '
                 f'checkpoint to resume from (send {name} again to stop at once without '
                 'saving)')
+
+    def _stop_now(self, signum: int) -> None:
+        """End the process with ``128 + signum`` at once: say so, end the data
+        workers (they ignore stop signals), flush what was printed, exit
+        without unwinding (nothing the signal interrupted runs again)."""
+        name = signal.Signals(signum).name
+        last = self._last_saved or 'none from this run'
+        _notice(f'{name} received again: stopping now without saving (last checkpoint: '
+                f'{last})' if self._signal is not None else
+                f'{name} received before the first iteration: nothing to save, stopping')
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # PyTorch's handler would raise
+        for child in multiprocessing.active_children():
+            child.kill()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, RuntimeError):  # closed, or re-entered
+                pass
+        os._exit(128 + signum)
 
     # ----------------------------------------------------------- training
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
@@ -160,9 +205,7 @@ class StopOnSignalHook(Hook):
     def _save(self, runner, done: int) -> str:
         path = osp.join(runner.work_dir, f'iter_{done}.pth')
         if runner.message_hub.get_info('last_ckpt') != path:  # the checkpoint hook's
-            self._writing = path
             runner.save_checkpoint(runner.work_dir, osp.basename(path), by_epoch=False)
-            self._writing = None
         if runner.rank == 0:
             with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
                 f.write(path)

@@ -278,9 +278,10 @@ class PyramidBackbone(BaseModule):
         return self
 
     def clear_caches(self) -> None:
-        """Drop every inference cache (position biases, folded batch norms).
-        Needed only after writing weights through ``.data``, which PyTorch's
-        version counters (and so the caches) do not see."""
+        """Free the inference caches' memory (position terms, bf16 weight
+        copies). Never needed for correctness: they are checked against, or
+        refilled from, the weights' values on every forward, so writes
+        through ``.data`` are seen too."""
         self._bf16_weights.clear()
         for m in self.modules():
             if isinstance(m, EvalCache):

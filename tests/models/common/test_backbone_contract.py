@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmfastervit import InputError, PyramidBackbone
+from mmfastervit import InputError, PyramidBackbone, cpu_kernels
 from mmfastervit.errors import ConfigError
 from support.official_files import randomize_, save_official_file
 
@@ -299,3 +299,29 @@ def test_drops_into_mmdet_mask_rcnn_r50_fpn(tmp_path, name):
     with torch.no_grad():
         results = model(**model.data_preprocessor(packed, False), mode='predict')
     assert len(results) == 2 and all(hasattr(r, 'pred_instances') for r in results)
+
+
+@family
+@pytest.mark.parametrize('path', ['fp32 fused', 'fp32 plain', 'native bf16'])
+def test_eval_forward_sees_weights_written_through_data(name, path):
+    """timm's and mmdet's backbones compute with the weights they hold now: a
+    user's own EMA swap or weight surgery through ``.data`` (which PyTorch's
+    version counters do not see) changes the next eval forward as it would a
+    freshly built model's; no cache (folded batch norms, position biases, bf16
+    weight copies) returns the old function."""
+    torch.manual_seed(0)
+    model = build(name).eval()
+    x = torch.randn(2, 3, 96, 128)
+    kernels = 'plain' if path == 'fp32 plain' else 'fused'
+    autocast = torch.autocast('cpu', dtype=torch.bfloat16, enabled=path == 'native bf16')
+    with torch.no_grad(), cpu_kernels(kernels), autocast:
+        before = model(x)                          # fills every cache
+        for p in model.parameters():
+            p.data.mul_(0.5)
+        after = model(x)
+        fresh = FAMILIES[name](FAMILIES[name].tiny_arch).eval()
+        fresh.load_state_dict(model.state_dict())
+        expected = fresh(x)
+    for i, (a, e, b) in enumerate(zip(after, expected, before)):
+        assert not torch.equal(e, b), f'stage {i}: halving the weights changed nothing'
+        torch.testing.assert_close(a, e, rtol=0, atol=0, msg=lambda m, i=i: f'stage {i}: {m}')
