@@ -232,3 +232,39 @@ def test_config_trains_a_step(family, size, dataset, deformable_attention_calls)
     stem = next(model.backbone.stem.parameters()).grad
     assert stem is not None and stem.abs().sum() > 0
     assert model.backbone.norm3.weight.grad is not None  # the output norms train too
+
+
+DEMOS = {'ade20k': os.path.join(ROOT, 'configs/demo/mask2former_fastervit_synthetic_ade20k.py'),
+         'coco': os.path.join(ROOT, 'configs/demo/mask2former_fastervit_synthetic_coco.py')}
+
+
+def odd_sized_dataset(dataset, root):
+    """Two held-out images of 187x243 (height x width) in the dataset's layout
+    under ``root``; returns the data root to pass with --data-root."""
+    size = ((187, 243),)
+    if dataset == 'ade20k':
+        from mmfastervit.datasets.synthetic_ade20k import write_split
+        root = root / 'ADEChallengeData2016'
+        write_split(str(root), 'validation', 2, seed=7, sizes=size)
+    else:
+        from mmfastervit.datasets.synthetic_coco import write_split
+        write_split(str(root), 'val2017', 2, seed=7, sizes=size)
+    return root
+
+
+@pytest.mark.parametrize('dataset', list(DEMOS))
+def test_odd_sized_images_through_tools_test(dataset, tmp_path, run_tool):
+    """tools/test.py with the Mask2Former demo config (an untrained model) on
+    187x243 images: the predictions come back at the images' own size, which
+    mmseg's IoU metric and COCO's mask evaluation require, and are scored."""
+    cfg = Config.fromfile(DEMOS[dataset])
+    torch.manual_seed(0)
+    model = build(cfg)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(iter=0)), tmp_path / 'model.pth')
+    root = odd_sized_dataset(dataset, tmp_path / 'data')
+    res = run_tool('tools/test.py', DEMOS[dataset], tmp_path / 'model.pth', '--work-dir',
+                   tmp_path / 'work', '--data-root', root, timeout=600)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-3000:]
+    metric = 'mIoU: ' if dataset == 'ade20k' else 'coco/segm_mAP: '
+    assert any('Iter(test)' in line and metric in line for line in log.splitlines()), log[-3000:]
