@@ -1,6 +1,7 @@
 """The main job on its embedded default: synthetic data -> train -> evaluate -> picture.
 
-    python tools/demo.py [coco|ade20k] [fastervit|litv2|dino] [--work-dir DIR] [--data-root DIR]
+    python tools/demo.py [coco|ade20k] [fastervit|litv2|dino|mask2former]
+                         [--work-dir DIR] [--data-root DIR]
 
 ``coco`` (default): Cascade Mask R-CNN with a small FasterViT on the synthetic
 COCO-layout dataset; prints COCO bbox and segm mAP (pycocotools).
@@ -9,7 +10,8 @@ dataset; prints mIoU, mAcc, aAcc (mmseg's IoU metric).
 The second argument picks the backbone family (default ``fastervit``);
 ``coco litv2`` trains the same detector with a small LITv2; ``coco dino``
 trains a small DINO-4scale with the FasterViT backbone (NVIDIA's detector
-recipe) instead.
+recipe) instead; ``coco mask2former`` and ``ade20k mask2former`` train a
+reduced Mask2Former (instance / semantic) with the small FasterViT.
 
 Every step runs the project's own tools (tools/train.py, tools/test.py, ...),
 so this is also what a user does with real data.
@@ -35,14 +37,16 @@ sys.path.insert(0, ROOT)
 TASKS = {
     'coco': dict(
         config='configs/demo/cascade_{backbone}_synthetic_coco.py',
-        backbones=('fastervit', 'litv2', 'dino'),
-        configs=dict(dino='configs/demo/dino_fastervit_synthetic_coco.py'),
+        backbones=('fastervit', 'litv2', 'dino', 'mask2former'),
+        configs=dict(dino='configs/demo/dino_fastervit_synthetic_coco.py',
+                     mask2former='configs/demo/mask2former_fastervit_synthetic_coco.py'),
         data_root='data/synthetic_coco',
         make=['tools/dataset_converters/make_synthetic_coco.py'],
         sample='val2017/000001000001.jpg'),
     'ade20k': dict(
         config='configs/demo/upernet_{backbone}_synthetic_ade20k.py',
-        backbones=('fastervit',),
+        backbones=('fastervit', 'mask2former'),
+        configs=dict(mask2former='configs/demo/mask2former_fastervit_synthetic_ade20k.py'),
         data_root='data/synthetic_ade20k/ADEChallengeData2016',
         make=['tools/dataset_converters/make_synthetic_ade20k.py'],
         sample='images/validation/ADE_val_00000001.jpg'),

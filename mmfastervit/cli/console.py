@@ -1,7 +1,9 @@
 """Console output a person reads; the full record stays in the log file.
 
 mmengine's runner prints the whole environment report, the whole config (600+
-lines for a detector), the hook table, and pycocotools prints its progress
+lines for a detector), the hook table, up to four lines per parameter that a
+``paramwise_cfg`` key sets (thousands for Mask2Former's recipes), and
+pycocotools prints its progress
 chatter and two 12-line AP/AR tables per evaluation. :func:`summarise_console`
 keeps one line for each of those on the console and sends the full text to
 the run's log file (``WORK_DIR/<timestamp>/<timestamp>.log``), where mmengine
@@ -55,8 +57,12 @@ class _ConsoleSummary(logging.Filter):
     def __init__(self, handler: logging.Handler, log_file: str) -> None:
         super().__init__()
         self.handler, self.log_file = handler, log_file
+        self.paramwise_said = False
 
     def _short(self, text: str) -> Optional[str]:
+        if text.startswith('paramwise_options -- '):  # the first one stands for all
+            said, self.paramwise_said = self.paramwise_said, True
+            return '' if said else f'parameter-wise lr / weight decay: in {self.log_file}'
         if 'System environment:' in text:
             return f'{_environment_line(text)} (full report in {self.log_file})'
         if text.startswith('Config:'):

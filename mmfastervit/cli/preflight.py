@@ -82,6 +82,14 @@ def _is_remote(path: str) -> bool:
     return '://' in path
 
 
+def _loads_mmdet_seg_maps(dataset: dict) -> bool:
+    """Whether the pipeline reads the maps under mmdet's ``data_prefix.seg``:
+    mmdet's instance recipes inherit that prefix (COCO's panoptic PNG folder)
+    from their panoptic bases and never open it."""
+    return any(isinstance(t, dict) and (t.get('with_seg') or str(t.get('type', '')).endswith(
+        'LoadPanopticAnnotations')) for t in dataset.get('pipeline') or [])
+
+
 def _dataset_paths(dataset: dict) -> List[str]:
     """The files and folders a dataset opens (as mmengine's BaseDataset joins
     them: relative to ``data_root``, absolute paths as they are)."""
@@ -89,7 +97,9 @@ def _dataset_paths(dataset: dict) -> List[str]:
     paths = []
     if dataset.get('ann_file'):
         paths.append(osp.join(root, dataset['ann_file']))
-    prefix = dataset.get('data_prefix') or {}
+    prefix = dict(dataset.get('data_prefix') or {})
+    if 'seg' in prefix and not _loads_mmdet_seg_maps(dataset):
+        del prefix['seg']
     paths += [osp.join(root, p) for p in prefix.values() if isinstance(p, str) and p]
     if not paths and root:
         paths.append(root)

@@ -25,9 +25,14 @@ def test_segmentation_metrics_and_per_class_tables_stay_short(tmp_path):
         logger.info('per class results:')
         logger.info(f'\n+---+\n|  Class  | IoU | Acc |\n+---+\n{rows}+---+')
     logger.info('Config:\n' + 'x = 1\n' * 600)
+    for name in ('backbone.stem.weight', 'backbone.norm0.weight'):  # mmengine's optimizer
+        logger.info(f'paramwise_options -- {name}:lr=1e-05')
     assert shown[0].startswith('per-class results:\n+---+') and shown[0].count('| class') == 5
     assert shown[1] == f'per-class results (150 classes): in {tmp_path / "run.log"}'
-    assert shown[2] == f'config: full text in {tmp_path / "run.log"}' and len(shown) == 3
+    assert shown[2] == f'config: full text in {tmp_path / "run.log"}'
+    assert shown[3] == f'parameter-wise lr / weight decay: in {tmp_path / "run.log"}'
+    assert len(shown) == 4
     logger.handlers[-1].flush()
     written = (tmp_path / 'run.log').read_text()
     assert 'class149' in written and written.count('x = 1') == 600
+    assert written.count('paramwise_options -- ') == 2

@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from mmfastervit.cli.preflight import dataset_settings, move_data_root, preflight
 from mmfastervit.errors import ConfigError
-from support.tool_runs import ADE_SETTINGS, COCO_SETTINGS, DEMO_ADE, DEMO_COCO
+from support.tool_runs import ADE_SETTINGS, COCO_SETTINGS, DEMO_ADE, DEMO_COCO, ROOT
 
 
 # ------------------------------------------------------------ datasets (preflight)
@@ -109,3 +109,16 @@ def test_data_root_moves_every_dataset_and_evaluator_file(tiny_coco, tiny_ade):
     ade = _moved(DEMO_ADE, tiny_ade)
     assert ade.train_dataloader.dataset.data_root == tiny_ade + '/'
     preflight(ade, 'train')
+
+
+def test_seg_prefix_is_checked_only_where_the_pipeline_reads_it(tiny_coco):
+    """mmdet's Mask2Former instance recipe inherits data_prefix.seg (COCO's
+    panoptic PNGs) from its panoptic base and never reads it: a COCO without
+    them trains; a pipeline that loads them needs the folder."""
+    cfg = _moved(os.path.join(ROOT, 'configs/demo/mask2former_fastervit_synthetic_coco.py'),
+                 tiny_coco)
+    assert cfg.train_dataloader.dataset.data_prefix.seg == 'annotations/panoptic_train2017/'
+    preflight(cfg, 'train')
+    cfg.train_dataloader.dataset.pipeline[1]['with_seg'] = True
+    with pytest.raises(ConfigError, match='annotations/panoptic_train2017/, which does not'):
+        preflight(cfg, 'train')
