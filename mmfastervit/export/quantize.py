@@ -27,7 +27,7 @@ from ..errors import ConfigError
 
 #: the parts that can stay fp32, and what each holds (see :func:`keeps_float`)
 KEEP_FLOAT = {
-    'attention': "MatMul of two activations (attention's Q K^T and A V, LITv2's DTM sampling)",
+    'attention': "MatMul of two activations (attention's Q K^T and A V)",
     'carrier': "nodes under a 'tokenizer' or 'carrier' module (FasterViT's carrier tokens)",
     'position': "nodes under 'pos_embed' or 'rel_pos' (position MLPs on coordinates)",
 }

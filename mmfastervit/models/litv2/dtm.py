@@ -101,7 +101,9 @@ def deform_conv2x2_by_gather(x: Tensor, offset: Tensor, weight: Tensor,
     taps = taps + (shift * 0).sum(2)[..., None]
     # (B, Ho, Wo, 4, C) x (4 * C, O): the weight reordered to (O, k, C)
     taps = taps.permute(0, 2, 3, 1, 4).reshape(b, ho * wo, 4 * c).to(x.dtype)
-    out = F.linear(taps, weight.permute(0, 2, 3, 1).reshape(weight.shape[0], 4 * c), bias)
+    # reshaped by the weight's own size, not the map's: the exporter folds the
+    # reordered weight into one constant (a weight layer to runtimes and quantizers)
+    out = F.linear(taps, weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1), bias)
     return out.view(b, ho, wo, -1).permute(0, 3, 1, 2)
 
 
