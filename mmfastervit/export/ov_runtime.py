@@ -70,15 +70,15 @@ def compiled_precision(compiled) -> str:
 
 
 def _metadata(path: str) -> Dict[str, str]:
-    """The ONNX file's metadata_props (for an IR file: those of the ONNX file
-    beside it, ``<stem>.onnx``, if there is one)."""
+    """The ONNX file's metadata_props (an IR file written by
+    :mod:`.ov_quantize` keeps them in its rt_info, section ``mmfastervit``)."""
     import onnx
 
     if path.endswith('.xml'):
         ir = core().read_model(path)
         info = ir.get_rt_info()
         if 'mmfastervit' in info:
-            return {k: str(v) for k, v in info['mmfastervit'].astype(dict).items()}
+            return {k: v.astype(str) for k, v in info['mmfastervit'].items()}
         return {}
     model = onnx.load(path, load_external_data=False)
     return {p.key: p.value for p in model.metadata_props}

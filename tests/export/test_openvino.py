@@ -9,6 +9,8 @@ than 256 (27% off at 512x640 before the exported form took integer indices).
 """
 import contextlib
 import io
+import re
+import sys
 import warnings
 
 import numpy as np
@@ -84,3 +86,67 @@ def test_asking_for_bf16_without_bf16_units_is_an_error(monkeypatch):
         ov_runtime.compile_file('unused.onnx', 'bf16')
     with pytest.raises(ConfigError, match='choose from default, f32, bf16'):
         ov_runtime.compile_file('unused.onnx', 'fp16')
+
+
+# ------------------------------------------------------------ the tool
+DET_LITV2 = 'configs/demo/cascade_litv2_synthetic_coco.py'
+
+
+@pytest.fixture(scope='module')
+def coco_folder(tmp_path_factory):
+    from mmfastervit.datasets.synthetic_coco import render_image
+
+    folder = tmp_path_factory.mktemp('ov_coco')
+    for i, (h, w) in enumerate([(240, 320), (200, 260)]):
+        render_image(np.random.default_rng(i), h, w)[0].save(folder / f'{i}.jpg', quality=95)
+    return folder
+
+
+def test_export_tool_runs_the_whole_detector_in_openvino_at_each_precision(
+        tmp_path, coco_folder, run_tool):
+    """tools/export_onnx.py --openvino on the LITv2 demo detector (random
+    weights; NMS and RoiAlign in OpenVINO too): f32 is held to the fp32
+    tolerance against PyTorch, the default list adds bf16 exactly where the
+    CPU has it, and int8 (NNCF) writes an IR file whose precision each report
+    line names."""
+    out = tmp_path / 'det.onnx'
+    image = str(coco_folder / '0.jpg')
+    precisions = ['f32', 'int8'] + (['bf16'] if hardware_bf16() else [])
+    res = run_tool('tools/export_onnx.py', DET_LITV2, '--out', str(out), '--shape', '160', '160',
+                   '--verify', image, '--openvino', *precisions, '--calib', str(coco_folder),
+                   '--calib-count', '2', timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert 'OpenVINO f32: 1/1 images within the fp32 tolerance' in res.stdout
+    assert re.search(r'\| torch \d+ ms, openvino-f32 \d+ ms \| ok', res.stdout)
+    int8 = tmp_path / 'det.ov-int8.xml'
+    assert f'wrote {int8}' in res.stdout and 'calibrated on 2 images' in res.stdout
+    float_precision = 'bf16' if hardware_bf16() else 'f32'
+    assert f'running int8 with {float_precision}' in res.stdout
+    assert 'openvino-int8' in res.stdout
+    meta = ov_runtime.OVSession(str(int8), 'f32').get_modelmeta().custom_metadata_map
+    assert meta['task'] == 'detection' and meta['precision'].startswith('int8 (NNCF')
+    if hardware_bf16():
+        assert 'running bf16 (INFERENCE_PRECISION_HINT bf16)' in res.stdout
+        assert 'openvino-bf16' in res.stdout
+
+
+def test_export_tool_openvino_errors(tmp_path, capsys, monkeypatch, tools_environment):
+    from mmfastervit.cli import main_guard
+    from mmfastervit.testing.tool_runs import ROOT
+
+    sys.path.insert(0, ROOT)
+    from tools.export_onnx import main
+
+    def run(*args):
+        with pytest.raises(SystemExit) as exit_info:
+            main_guard(lambda: sys.exit(main([DET_LITV2, '--out', str(tmp_path / 'x.onnx'),
+                                               *args])))
+        return exit_info.value.code, capsys.readouterr().err
+
+    for args, message in [(['--openvino', 'fp16'], "--openvino 'fp16': choose from f32 bf16"),
+                          (['--openvino', 'int8'], '--openvino int8 needs --calib DIR')]:
+        code, err = run(*args)
+        assert code == 2 and message in err and err.count('error:') == 1, err
+    monkeypatch.setattr(ov_runtime, 'has_bf16', lambda: False)
+    code, err = run('--openvino', 'bf16')
+    assert code == 2 and 'this CPU has no bf16 units' in err, err
