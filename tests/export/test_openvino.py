@@ -150,3 +150,51 @@ def test_export_tool_openvino_errors(tmp_path, capsys, monkeypatch, tools_enviro
     monkeypatch.setattr(ov_runtime, 'has_bf16', lambda: False)
     code, err = run('--openvino', 'bf16')
     assert code == 2 and 'this CPU has no bf16 units' in err, err
+
+
+def test_nncf_int8_keeps_the_same_parts_float_as_onnx_runtimes_int8(tmp_path):
+    """The ignored scope reaches OpenVINO's operations: attention products,
+    carrier tokens and position MLPs (quantize.float_nodes) and depthwise
+    convs get no quantized input, the other weight layers do; the int8 file
+    runs at a size it was not calibrated at and stays near fp32."""
+    import onnx
+
+    from mmfastervit.export import quantize as Q
+    from mmfastervit.export.ov_quantize import openvino_names, quantize_openvino
+
+    torch.manual_seed(0)
+    model = FasterViT(FASTERVIT_TINY).eval()
+    path, int8 = tmp_path / 'fp32.onnx', str(tmp_path / 'int8.xml')
+    export(model, path)
+    rng = np.random.default_rng(0)
+    feeds = [{'x': rng.standard_normal((1, 3, 224, 288)).astype(np.float32)} for _ in range(2)]
+    info = quantize_openvino(str(path), int8, feeds)
+    kept = set(Q.float_nodes(onnx.load(str(path)), tuple(Q.KEEP_FLOAT)))
+    fp32_model = ov_runtime.core().read_model(str(path))
+    kept_ov = set(openvino_names(fp32_model, kept))
+    assert len(kept_ov) >= len(kept) > 4  # attention of two stages, carrier, position
+
+    def source(node, port):
+        return node.input(port).get_source_output().get_node()
+
+    def quantized_input(op):
+        """An int8 weight (i8 constant -> Convert -> [Subtract] -> Multiply) or
+        a FakeQuantize straight on an input."""
+        weight = source(op, 1)
+        int8_weight = weight.get_type_name() == 'Multiply' and any(
+            source(weight, i).get_type_name() in ('Convert', 'Subtract') for i in range(2))
+        return int8_weight or 'FakeQuantize' in {source(op, i).get_type_name() for i in range(2)}
+
+    weight_ops = [op for op in ov_runtime.core().read_model(int8).get_ops()
+                  if op.get_type_name() in ('Convolution', 'GroupConvolution', 'MatMul')]
+    assert not [op.get_friendly_name() for op in weight_ops
+                if op.get_friendly_name() in kept_ov and quantized_input(op)]
+    quantized = [op for op in weight_ops if quantized_input(op)]
+    assert len(quantized) == info.quantized > 10
+    x = torch.randn(1, 3, 320, 416)
+    with torch.no_grad():
+        want = [o.numpy() for o in model(x)]
+    got = ov_runtime.OVSession(int8, 'f32').run(None, {'x': x.numpy()})
+    cosines = [float((g * w).sum() / np.linalg.norm(g) / np.linalg.norm(w))
+               for g, w in zip(got, want)]
+    assert min(cosines) > 0.95, cosines
