@@ -108,6 +108,3 @@ class OVSession:
 
     def get_modelmeta(self) -> _Meta:
         return self._meta
-
-    def describe(self) -> str:
-        return f'OpenVINO {self.precision}'
