@@ -141,6 +141,18 @@ def ort_session(path: str, threads: int):
     return onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
 
 
+def export_backbone(model: nn.Module, path: str) -> None:
+    """``model`` to ONNX as the README's Deploy section does (TorchScript
+    exporter, dynamic batch, height and width; traced at 2x3x224x288)."""
+    names = [f'out{i}' for i in range(len(model.out_indices))]
+    axes = {'x': {0: 'batch', 2: 'height', 3: 'width'}}
+    axes.update({n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} for i, n in enumerate(names)})
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(model.eval(), (torch.randn(2, 3, 224, 288),), path, dynamo=False,
+                          input_names=['x'], output_names=names, dynamic_axes=axes)
+
+
 class OrtBackbone:
     """A backbone exported once to ONNX (TorchScript exporter, dynamic batch,
     height and width; traced at 2x3x224x288) and run by ONNX Runtime on the
@@ -151,21 +163,37 @@ class OrtBackbone:
 
     def __init__(self, model: nn.Module, path: str, threads: int,
                  int8_calibration: int = 0) -> None:
-        names = [f'out{i}' for i in range(len(model.out_indices))]
-        axes = {'x': {0: 'batch', 2: 'height', 3: 'width'}}
-        axes.update({n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} for i, n in enumerate(names)})
-        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), \
-                warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            torch.onnx.export(model.eval(), (torch.randn(2, 3, 224, 288),), path,
-                              dynamo=False, input_names=['x'], output_names=names,
-                              dynamic_axes=axes)
+        export_backbone(model, path)
         if int8_calibration:
             from mmfastervit.export.quantize import quantize
             fp32, path = path, path.removesuffix('.onnx') + '.int8.onnx'
             quantize(fp32, path, ({'x': x.numpy()}
                                   for x in synthetic_calibration(int8_calibration)))
         self.session = ort_session(path, threads)
+
+    def __call__(self, x: Tensor):
+        return tuple(torch.from_numpy(o) for o in self.session.run(None, {'x': x.numpy()}))
+
+
+class OVBackbone:
+    """A backbone exported as for :class:`OrtBackbone` and compiled by
+    OpenVINO on the CPU with ``threads`` threads at ``precision`` ('f32',
+    'bf16'; 'int8': quantized by NNCF on ``int8_calibration``
+    :func:`synthetic_calibration` pictures, the float rest at OpenVINO's
+    default): ``(B, 3, H, W)`` tensor -> tuple of tensors."""
+
+    def __init__(self, model: nn.Module, path: str, threads: int, precision: str,
+                 int8_calibration: int = 4) -> None:
+        from mmfastervit.export.ov_runtime import OVSession
+        if not os.path.isfile(path):
+            export_backbone(model, path)
+        if precision == 'int8':
+            from mmfastervit.export.ov_quantize import quantize_openvino
+            fp32, path = path, path.removesuffix('.onnx') + '.ov-int8.xml'
+            quantize_openvino(fp32, path, ({'x': x.numpy()}
+                                           for x in synthetic_calibration(int8_calibration)))
+        self.session = OVSession(path, 'default' if precision == 'int8' else precision,
+                                 threads)
 
     def __call__(self, x: Tensor):
         return tuple(torch.from_numpy(o) for o in self.session.run(None, {'x': x.numpy()}))

@@ -7,7 +7,10 @@ at any input size (``tools/deployment/export_onnx.py``).
 - :mod:`.boxes`, :mod:`.onnx_ops`: box arithmetic and the standard ONNX ops
   (NonMaxSuppression, RoiAlign, Resize) it needs.
 - :mod:`.postprocess`: NumPy rescaling and mask pasting after a detector.
-- :mod:`.verify`: PyTorch against ONNX Runtime on images.
+- :mod:`.verify`: PyTorch against ONNX Runtime (or OpenVINO) on images.
+- :mod:`.quantize`: int8 QDQ files for ONNX Runtime.
+- :mod:`.ov_runtime`, :mod:`.ov_quantize`: the files in OpenVINO (f32, bf16)
+  and its int8 (NNCF).
 """
 from .postprocess import detections_to_image, paste_masks
 

@@ -14,9 +14,11 @@ import torch
 from mmengine.config import Config
 
 
-def evaluate_file(cfg: Config, onnx_path: str, limit: Optional[int] = None) -> Dict[str, float]:
+def evaluate_file(cfg: Config, onnx_path: str, limit: Optional[int] = None,
+                  session=None) -> Dict[str, float]:
     """Metrics of ``onnx_path`` on the config's test set (its first ``limit``
-    images), as ``tools/test.py`` reports them for the PyTorch model."""
+    images), as ``tools/test.py`` reports them for the PyTorch model;
+    ``session``: run it in another runtime (``ov_runtime.OVSession``)."""
     from mmengine.evaluator import Evaluator
     from mmengine.registry import DATASETS, init_default_scope
     from mmengine.structures import InstanceData, PixelData
@@ -29,7 +31,7 @@ def evaluate_file(cfg: Config, onnx_path: str, limit: Optional[int] = None) -> D
         dataset = DATASETS.build(cfg.test_dataloader.dataset)
         evaluator = Evaluator(cfg.test_evaluator)
     evaluator.dataset_meta = dataset.metainfo
-    session = onnx_session(onnx_path)
+    session = session or onnx_session(onnx_path)
     mask_thr = float(session.get_modelmeta().custom_metadata_map.get('mask_thr_binary', 0.5))
     detection = cfg.default_scope == 'mmdet'
     count = len(dataset) if limit is None else min(limit, len(dataset))

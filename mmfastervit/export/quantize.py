@@ -28,7 +28,7 @@ from ..errors import ConfigError
 #: the parts that can stay fp32, and what each holds (see :func:`keeps_float`);
 #: the modules of the named parts are each family's ``float_scopes``
 KEEP_FLOAT = {
-    'attention': "MatMul of two activations (attention's Q K^T and A V, LITv2's DTM sampling)",
+    'attention': "MatMul of two activations (attention's Q K^T and A V)",
     'carrier': 'nodes under the carrier-token modules (FasterViT: tokenizer, carrier)',
     'position': 'nodes under the position MLPs, whose inputs are coordinates',
 }

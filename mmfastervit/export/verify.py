@@ -179,10 +179,11 @@ class Verifier:
     """Runs ``model`` (PyTorch) and the ONNX file on images and compares."""
 
     def __init__(self, cfg: Config, model: nn.Module, onnx_path: str,
-                 tolerances: Optional[Dict[str, float]] = None):
+                 tolerances: Optional[Dict[str, float]] = None, session=None):
         self.cfg, self.model = cfg, model
         self.tol = dict(TOLERANCES, **(tolerances or {}))
-        self.session = onnx_session(onnx_path)
+        # another runtime's session (ov_runtime.OVSession) or ONNX Runtime's
+        self.session = session or onnx_session(onnx_path)
         self.meta = self.session.get_modelmeta().custom_metadata_map
         self.pipeline = test_pipeline(cfg)
         self.detection = cfg.default_scope == 'mmdet'
@@ -282,13 +283,15 @@ def format_comparison(c: Comparison, sides=('torch', 'onnx')) -> str:
 
 
 def verify(cfg: Config, model: nn.Module, onnx_path: str, images: Sequence[str],
-           tolerances: Optional[Dict[str, float]] = None, echo=print) -> List[Comparison]:
-    """Compare on every image, printing one line each through ``echo``."""
-    verifier = Verifier(cfg, model, onnx_path, tolerances)
+           tolerances: Optional[Dict[str, float]] = None, echo=print, session=None,
+           sides=('torch', 'onnx')) -> List[Comparison]:
+    """Compare on every image, printing one line each through ``echo``
+    (``session``: run the file in another runtime, named in ``sides``)."""
+    verifier = Verifier(cfg, model, onnx_path, tolerances, session)
     results = []
     for path in images:
         results.append(verifier(path))
-        echo(format_comparison(results[-1]))
+        echo(format_comparison(results[-1], sides))
     return results
 
 

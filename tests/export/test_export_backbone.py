@@ -7,6 +7,7 @@ compact layout, that exports run in ONNX Runtime at sizes other than the
 traced one, and that compilation neither breaks the graph nor recompiles.
 """
 import contextlib
+import copy
 import io
 import warnings
 
@@ -201,10 +202,14 @@ def export_onnx(model, path, dynamo):
 
 
 def check_onnx_at_every_size(session, model):
+    """Every stage within TOL of eager PyTorch in float64: LITv2's files
+    sample with integer indices (bf16-safe), which is closer to exact than
+    eager fp32's grid_sample coordinates (1.3e-4 off float64 at 800x1216)."""
+    exact = copy.deepcopy(model).double()
     for shape in [EXPORT_SHAPE, *SIZES]:
         x = torch.randn(*shape)
         got = session.run(None, {'x': x.numpy()})
-        for i, (g, e) in enumerate(zip(got, eager(model, x))):
+        for i, (g, e) in enumerate(zip(got, eager(exact, x.double()))):
             assert g.shape == e.shape, (shape, i)
             err = float(np.abs(g - e).max())
             assert err <= TOL, f'{shape} stage {i}: max-abs difference {err:.1e} > {TOL}'

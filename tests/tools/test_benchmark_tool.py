@@ -38,6 +38,30 @@ def test_inference_mode_compares_with_the_reference(tmp_path):
         assert all(s > 0 for s in shares) and sum(shares) < 100, r
 
 
+def test_openvino_rows_give_each_stages_error_and_the_precision_run(tmp_path):
+    """-ov (f32), -ov-bf16 (where the CPU has bf16 units) and -ov-int8 (NNCF,
+    1 calibration picture): timed, each stage's relative error against eager
+    fp32 and OpenVINO's precision in the notes."""
+    from mmfastervit.cpu.features import cpu_features
+
+    bf16 = bool({'avx512_bf16', 'amx_bf16'} & cpu_features().flags)
+    rows = ['fastervit-0-ov', 'fastervit-0-ov-int8'] + (['fastervit-0-ov-bf16'] if bf16 else [])
+    bench(tmp_path, '--models', 'fastervit-0', *rows, '--sizes', '224x224', '--int8-calib', '1')
+    results = {r['model']: r for r in json.load(open(tmp_path / 'results.json'))}
+    assert set(results) == {'fastervit-0', *rows}
+    assert (tmp_path / 'fastervit-0.ov-int8.xml').is_file()
+    float_precision = 'bf16' if bf16 else 'f32'
+    for name, precision, tol in [('fastervit-0-ov', 'f32', 1e-4),
+                                 ('fastervit-0-ov-bf16', 'bf16', 2e-2),
+                                 ('fastervit-0-ov-int8', float_precision, 1.0)]:
+        if name not in results:
+            continue
+        r = results[name]
+        errors = [float(e) for e in r['notes']['maxabs_rel_err_vs_eager'].split('/')]
+        assert len(errors) == 4 and max(errors) <= tol, (name, errors)
+        assert r['notes']['openvino_precision'] == precision and r['median_ms'] > 0
+
+
 def test_module_share_times_what_runs_inside_the_modules():
     """Half of each call sleeps inside a child module: its share is one half."""
     import time

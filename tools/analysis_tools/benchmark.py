@@ -14,8 +14,10 @@ per input shape); ``fastervit-N-ort`` / ``litv2-X-ort`` ours exported to ONNX (o
 file for every size) and run by ONNX Runtime (the max-abs difference from eager
 PyTorch is reported; a first line gives ONNX Runtime's fp32 and int8 GEMM ceiling),
 ``-ort-int8`` the same file quantized to int8 (QDQ, calibrated on synthetic COCO
-pictures; the worst stage's cosine to eager is reported too); ``-fused`` / ``-plain``
-force a CPU kernel mode.
+pictures; the worst stage's cosine to eager is reported too); ``-ov``, ``-ov-bf16``,
+``-ov-int8`` the same file compiled by OpenVINO in f32, bf16, and int8 quantized by
+NNCF (the relative error of each stage against eager fp32 and the precision OpenVINO
+reports are given); ``-fused`` / ``-plain`` force a CPU kernel mode.
 
     python tools/analysis_tools/benchmark.py --models fastervit-2 reference-2 litv2-s \
         litv2-m swin-t convnext-t --sizes 800x1216 1600x2432 --threads 2 \
@@ -105,7 +107,8 @@ def parse_args(argv=None):
     p.add_argument('--config', help='also measure the whole model of this mmdet/mmseg config')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
     p.add_argument('--int8-calib', type=int, default=4, metavar='N',
-                   help='-ort-int8: calibrate on N synthetic COCO pictures (default 4)')
+                   help='-ort-int8, -ov-int8: calibrate on N synthetic COCO pictures '
+                   '(default 4)')
     p.add_argument('--share', nargs='+', default=[], metavar='CLASS',
                    help="also report the share of each forward spent in modules of these "
                         "classes, e.g. DeformableTokenMerging HiLo (in extra calls)")
@@ -132,11 +135,26 @@ def split_kernels(name: str):
 
 #: ONNX Runtime models: ``-ort`` (fp32), ``-ort-int8`` (int8 QDQ)
 ORT_SUFFIXES = ('-ort', '-ort-int8')
+#: OpenVINO models: ``-ov`` (f32), ``-ov-bf16``, ``-ov-int8`` (NNCF)
+OV_SUFFIXES = ('-ov', '-ov-bf16', '-ov-int8')
+EXPORTED = ORT_SUFFIXES + OV_SUFFIXES
 
 
 def eager_name(name: str) -> str:
-    """``'litv2-s-ort-int8'`` -> ``'litv2-s'``: the eager model an ORT one is made from."""
+    """``'litv2-s-ort-int8'`` -> ``'litv2-s'``: the eager model an exported one is made from."""
+    if name.endswith(OV_SUFFIXES):
+        return name[:name.rindex('-ov')]
     return name[:name.rindex('-ort')] if name.endswith(ORT_SUFFIXES) else name
+
+
+def openvino_backbone(models, name, size, threads):
+    """The ``-ov*`` model ``name``: the eager one exported once, compiled per precision."""
+    os.makedirs(models.args.out_dir, exist_ok=True)
+    path = osp.join(models.args.out_dir, f'{eager_name(name)}.onnx')
+    precision = {'-ov': 'f32', '-ov-bf16': 'bf16', '-ov-int8': 'int8'}[
+        name[name.rindex('-ov'):]]
+    return bm.OVBackbone(models.get(eager_name(name), size), path, threads, precision,
+                         models.args.int8_calib)
 
 
 class Models:
@@ -166,6 +184,11 @@ class Models:
         kind, _, rest = name.partition('-')
         if kind == 'reference':
             return self.pair(rest).reference(size).to(self.device)
+        if name.endswith(OV_SUFFIXES):  # compiled per thread count, as ORT's sessions
+            key = (name, torch.get_num_threads())
+            if key not in self.built:
+                self.built[key] = openvino_backbone(self, name, size, key[1])
+            return self.built[key]
         if name.endswith(ORT_SUFFIXES):  # exported per thread count (the session's threads)
             key = (name, torch.get_num_threads())
             if key not in self.built:
@@ -218,7 +241,7 @@ def run_infer(args, device):
                         fn = bm.forward_fn(model, x, device, dtype, split_kernels(name)[1])
                         timing = bm.time_calls(fn, device, args.warmup, args.repeat)
                         m = bm.Measurement(name, size, batch, dtype, threads, 'forward', timing)
-                        if not args.no_memory and not name.endswith(ORT_SUFFIXES):
+                        if not args.no_memory and not name.endswith(EXPORTED):
                             m.peak_mb = bm.peak_memory_mb(fn, device)
                         for class_name in args.share if isinstance(model, nn.Module) else ():
                             share = bm.module_share(fn, model, class_name, device, args.repeat)
@@ -237,6 +260,10 @@ def run_infer(args, device):
                                 cos = min(float(F.cosine_similarity(g.flatten(), e.flatten(), 0))
                                           for g, e in zip(got, want))
                                 m.notes['cosine_vs_eager'] = f'{cos:.5f}'
+                        if name.endswith(OV_SUFFIXES) and dtype == 'fp32':
+                            m.notes['maxabs_rel_err_vs_eager'] = _exported_errors(
+                                models, name, size, model, x)
+                            m.notes['openvino_precision'] = model.session.precision
                         if name.startswith('reference-') and dtype == 'fp32':
                             pair = models.pair(name.split('-', 1)[1])
                             m.notes['max_abs_diff_vs_ours'] = (
@@ -258,6 +285,14 @@ def _stage_errors(model, x, device, dtype, kernels=None) -> str:
     if isinstance(want, torch.Tensor):
         want, got = (want,), (got,)
     return '/'.join(f'{e:.1e}' for e in bm.relative_errors(got, want))
+
+
+def _exported_errors(models, name, size, model, x) -> str:
+    """Each stage's max-abs difference from eager fp32 over eager's max-abs."""
+    with torch.no_grad():
+        want = models.get(eager_name(name), size)(x)
+    return '/'.join(f'{float((g - e).abs().max() / e.abs().max()):.1e}'
+                    for g, e in zip(model(x), want))
 
 
 def run_profile(args, device):

@@ -3,6 +3,7 @@
     python tools/deployment/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx
         [--shape H W] [--cfg-options k=v ...]
         [--verify [IMAGE ...]] [--verify-only] [--int8 --calib DIR [--keep-float PART ...]]
+        [--openvino [f32 bf16 int8]]
 
 The file runs in stock ONNX Runtime at any height and width (standard ops
 only). Detectors (Cascade Mask R-CNN, Mask R-CNN, Faster R-CNN): input
@@ -24,6 +25,14 @@ carrier tokens, position MLPs; ``none`` quantizes them too). With
 ``--verify`` the int8 file is compared with the fp32 one on the same images
 (reported, not judged against the fp32 tolerance). ``--evaluate`` scores the
 file(s) on the config's test set with its own evaluator (mAP, mIoU).
+
+``--openvino`` also compiles the file with OpenVINO on the CPU, at f32, bf16
+(CPUs with bf16 units) and int8 (NNCF post-training quantization on
+``--calib``, written to ``<out without .onnx>.ov-int8.xml``, the same parts
+kept float); named with no precision: f32, and bf16 where the CPU has it.
+The whole model runs in OpenVINO (NMS and RoiAlign included). ``--verify``
+and ``--evaluate`` then report each precision, named; OpenVINO f32 is held
+to the fp32 tolerance (exit code), bf16 and int8 are reported.
 """
 import argparse
 import os.path as osp
@@ -66,14 +75,18 @@ def parse_args(argv=None):
     parser.add_argument('--keep-float', nargs='+', metavar='PART',
                         help='parts left fp32 in the int8 file: attention carrier position, '
                         'or none (default: all three)')
+    parser.add_argument('--openvino', nargs='*', metavar='PRECISION',
+                        help='also run the file in OpenVINO at these precisions: f32 bf16 int8 '
+                        '(int8: NNCF, needs --calib; none named: f32, and bf16 where the CPU '
+                        'has bf16 units)')
     return parser.parse_args(argv)
 
 
-def int8_options(args):
+def int8_options(args, flag='--int8'):
     """(calibration images, int8 path, parts kept fp32) of ``--int8``, checked."""
     from mmfastervit.export.quantize import KEEP_FLOAT, calibration_images
     if not args.calib:
-        raise ConfigError('--int8 needs --calib DIR: a folder of images to calibrate on')
+        raise ConfigError(f'{flag} needs --calib DIR: a folder of images to calibrate on')
     keep = tuple(KEEP_FLOAT) if args.keep_float is None else tuple(
         p for p in args.keep_float if p != 'none')
     unknown = [p for p in keep if p not in KEEP_FLOAT]
@@ -83,6 +96,50 @@ def int8_options(args):
     images = calibration_images(args.calib, args.calib_count)
     stem = args.out[:-5] if args.out.endswith('.onnx') else args.out
     return images, args.int8_out or stem + '.int8.onnx', keep
+
+
+def openvino_precisions(args):
+    """The OpenVINO precisions of ``--openvino``, checked (None: not asked)."""
+    if args.openvino is None:
+        return None
+    from mmfastervit.export import ov_runtime
+    if not args.openvino:
+        return ['f32'] + (['bf16'] if ov_runtime.has_bf16() else [])
+    unknown = [p for p in args.openvino if p not in ('f32', 'bf16', 'int8')]
+    if unknown:
+        raise ConfigError(f'--openvino {unknown[0]!r}: choose from f32 bf16 int8')
+    if 'bf16' in args.openvino and not ov_runtime.has_bf16():
+        raise ConfigError('--openvino bf16: this CPU has no bf16 units (AVX512-BF16 or AMX); '
+                          'use f32 or int8')
+    if 'int8' in args.openvino:
+        int8_options(args, '--openvino int8')
+    return list(dict.fromkeys(args.openvino))
+
+
+def openvino_files(args, cfg, precisions):
+    """``[(precision, session)]`` for ``--openvino`` (int8: quantized first)."""
+    from mmfastervit.export.ov_runtime import OVSession
+    sessions = []
+    for precision in precisions:
+        path = args.out
+        if precision == 'int8':
+            from mmfastervit.export.ov_quantize import quantize_openvino
+            from mmfastervit.export.quantize import calibration_feeds
+            images, _, keep = int8_options(args, '--openvino int8')
+            stem = args.out[:-5] if args.out.endswith('.onnx') else args.out
+            path = stem + '.ov-int8.xml'
+            info = quantize_openvino(args.out, path, calibration_feeds(cfg, images), keep)
+            print(f'wrote {info.path} ({info.megabytes:.1f} MB) in {info.seconds:.1f} s: '
+                  f'OpenVINO int8 (NNCF), {info.quantized} weight layers int8, '
+                  f'{info.kept_float} float ({", ".join(keep) or "none kept"}, depthwise '
+                  f'convs), calibrated on {info.calibration_inputs} images of {args.calib}',
+                  flush=True)
+        session = OVSession(path, 'default' if precision == 'int8' else precision)
+        sessions.append((precision, session))
+        print(f'OpenVINO {precision}: {path} compiled for the CPU, running '
+              f'{precision if precision != "int8" else "int8 with " + session.precision} '
+              f'(INFERENCE_PRECISION_HINT {session.precision})', flush=True)
+    return sessions
 
 
 def default_shape(cfg):
@@ -105,9 +162,10 @@ def main(argv=None) -> int:
             raise ConfigError(f'--verify-only: {args.out!r} does not exist (export it first)')
         if args.verify is None:
             args.verify = []
-    if args.calib and not args.int8:
+    if args.calib and not (args.int8 or 'int8' in (args.openvino or ())):
         raise ConfigError('--calib is for --int8 (add --int8 to write an int8 file)')
     int8 = int8_options(args) if args.int8 else None
+    ov_precisions = openvino_precisions(args)
     model = driver.build_model(cfg, args.checkpoint)
     if args.checkpoint is None:
         print('no checkpoint: exporting randomly initialised weights', flush=True)
@@ -127,6 +185,7 @@ def main(argv=None) -> int:
               f'{info.quantized} weight layers int8, {info.kept_float} fp32 '
               f'({", ".join(keep) or "none kept"}), calibrated on {info.calibration_inputs} '
               f'images of {args.calib}', flush=True)
+    ov = openvino_files(args, cfg, ov_precisions) if ov_precisions else []
     if args.evaluate is not None:
         from mmengine.logging import MMLogger
 
@@ -136,6 +195,10 @@ def main(argv=None) -> int:
         for path in [args.out] + ([int8[1]] if int8 else []):
             metrics = evaluate_file(cfg, path, args.evaluate or None)
             print(f'test set metrics of {path}: '
+                  + ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()), flush=True)
+        for precision, session in ov:
+            metrics = evaluate_file(cfg, session.path, args.evaluate or None, session)
+            print(f'test set metrics of {session.path} in OpenVINO {precision}: '
                   + ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()), flush=True)
     if args.verify is None:
         return 0
@@ -156,6 +219,14 @@ def main(argv=None) -> int:
               'the fp32 check\'s):')
         close = sum(c.ok for c in compare_files(cfg, args.out, int8[1], images))
         print(f'int8: {close}/{len(images)} images within the fp32 tolerance of the fp32 file')
+    for precision, session in ov:
+        print(f'OpenVINO {precision} against PyTorch fp32'
+              + (':' if precision == 'f32' else ' (reported; the exit code is fp32\'s):'))
+        results = verify(cfg, model, session.path, images, session=session,
+                         sides=('torch', f'openvino-{precision}'))
+        close = sum(r.ok for r in results)
+        print(f'OpenVINO {precision}: {close}/{len(results)} images within the fp32 tolerance')
+        failed += (len(results) - close) if precision == 'f32' else 0
     return 1 if failed else 0
 
 

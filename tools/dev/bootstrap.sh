@@ -26,6 +26,8 @@ PINS=(
   # ONNX export and ONNX Runtime (onnxscript: torch's dynamo exporter); numpy<2
   # above stays in the same pip call, or onnx would pull numpy 2
   "onnx==1.23.2" "onnxruntime==1.32.0" "onnxscript==0.7.2"
+  # OpenVINO and its quantizer NNCF (numpy<2 holds with both; nncf wants ninja<1.14)
+  "openvino==2026.4.1" "nncf==3.4.0"
 )
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }

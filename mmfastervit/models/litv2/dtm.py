@@ -56,6 +56,57 @@ def deform_conv2x2_by_grid_sample(x: Tensor, offset: Tensor, weight: Tensor,
     return out.view(b, ho, wo, -1).permute(0, 3, 1, 2)  # channels-last in memory
 
 
+def deform_conv2x2_by_gather(x: Tensor, offset: Tensor, weight: Tensor,
+                             bias: Tensor) -> Tensor:
+    """The same function as :func:`deform_conv2x2_by_grid_sample`, written
+    for exported graphs that a runtime may run in bf16 (OpenVINO does by
+    default on CPUs with bf16 units): no absolute position is ever a float.
+
+    A sampling position ``2y + i + dy`` becomes the integer ``2y + i +
+    floor(dy)`` (index arithmetic in int64) and the fraction ``dy -
+    floor(dy)`` in [0, 1), the bilinear weight. bf16 keeps 8 significant
+    bits: an absolute coordinate (or grid_sample's normalised one) on a map
+    wider than 256 pixels loses whole pixels, a fraction loses 2**-9.
+    Corners outside the map read a one-pixel zero border (indices clamped
+    onto it), as grid_sample's zero padding does; every corner inside is
+    read, even at weight 0, so an inf there gives NaN as in grid_sample.
+    Shapes as there; the result is channels-last in memory.
+    """
+    b, c, h, w = x.shape
+    ho, wo = offset.shape[-2:]
+    work = torch.promote_types(x.dtype, torch.float32)
+    shift = offset.view(b, 4, 2, ho, wo).to(work)
+    base = torch.floor(shift)
+    frac = shift - base
+    # before the integer cast: a huge or infinite shift stays outside any
+    # map without overflowing, a NaN one reads 0 (and gives NaN below)
+    base = torch.where(base == base, base.clamp(-2.0 ** 24, 2.0 ** 24), torch.zeros_like(base))
+    base = base.to(torch.int64)
+    tap = torch.arange(4, device=x.device).view(1, 4, 1, 1)
+    rows = (2 * torch.arange(ho, device=x.device)).view(1, 1, ho, 1) + tap // 2 + base[:, :, 0]
+    cols = (2 * torch.arange(wo, device=x.device)).view(1, 1, 1, wo) + tap % 2 + base[:, :, 1]
+    # channels-last rows of the map with a zero border: (B * (H+2) * (W+2), C)
+    hp, wp = h + 2, w + 2
+    table = F.pad(x.to(work), (1, 1, 1, 1)).permute(0, 2, 3, 1).reshape(-1, c)
+    image = (torch.arange(b, device=x.device) * (hp * wp)).view(b, 1, 1, 1)
+    fr, fc = frac[:, :, 0, ..., None], frac[:, :, 1, ..., None]
+    taps = 0
+    for dr, wr in ((0, 1 - fr), (1, fr)):
+        r = (rows + dr + 1).clamp(min=0).clamp(max=hp - 1)
+        for dc, wc in ((0, 1 - fc), (1, fc)):
+            cc = (cols + dc + 1).clamp(min=0).clamp(max=wp - 1)
+            corner = table.index_select(0, (image + r * wp + cc).reshape(-1))
+            taps = taps + corner.view(b, 4, ho, wo, c) * (wr * wc)
+    # a non-finite shift gives NaN, as the deformable conv does
+    taps = taps + (shift * 0).sum(2)[..., None]
+    # (B, Ho, Wo, 4, C) x (4 * C, O): the weight reordered to (O, k, C)
+    taps = taps.permute(0, 2, 3, 1, 4).reshape(b, ho * wo, 4 * c).to(x.dtype)
+    # reshaped by the weight's own size, not the map's: the exporter folds the
+    # reordered weight into one constant (a weight layer to runtimes and quantizers)
+    out = F.linear(taps, weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1), bias)
+    return out.view(b, ho, wo, -1).permute(0, 3, 1, 2)
+
+
 SAMPLERS = {
     'grid_sample': deform_conv2x2_by_grid_sample,
     'deform_conv2d': lambda x, offset, weight, bias: deform_conv2d(
@@ -68,9 +119,11 @@ class DeformConv2x2(nn.Module):
     with one offset group and a bias; the shifts come from ``conv_offset``
     (a plain 2x2 stride-2 conv, zero at initialisation).
 
-    ``sampler``: ``'grid_sample'`` (default; several times faster on CPUs,
-    exports to ONNX) or ``'deform_conv2d'`` (torchvision's kernel); they agree
-    to float rounding.
+    ``sampler``: ``'grid_sample'`` (default; several times faster on CPUs)
+    or ``'deform_conv2d'`` (torchvision's kernel); they agree to float
+    rounding. An ONNX export (either exporter) always writes
+    :func:`deform_conv2x2_by_gather`, the same function in a form that a
+    runtime's bf16 mode cannot break.
     """
 
     def __init__(self, in_channels: int, out_channels: int,
@@ -94,7 +147,9 @@ class DeformConv2x2(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         offset = self.conv_offset(x)
-        sample = SAMPLERS[self.sampler]
+        # an exported file gets the form that bf16 runtimes cannot break
+        sample = (deform_conv2x2_by_gather if torch.onnx.is_in_onnx_export()
+                  else SAMPLERS[self.sampler])
         return sample(x, offset, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -12,7 +12,10 @@ from torchvision.ops import deform_conv2d
 from benchmarks.reference import stage_features
 from mmfastervit import LITv2
 from mmfastervit.models.common import InputError
-from mmfastervit.models.litv2.dtm import deform_conv2x2_by_grid_sample
+from mmfastervit.models.litv2.dtm import (
+    deform_conv2x2_by_gather,
+    deform_conv2x2_by_grid_sample,
+)
 from support.official_files import official_state_dict, randomize_
 
 TINY = dict(LITv2.tiny_arch, depths=(1, 1, 2, 1), num_heads=(1, 2, 4, 8), alpha=0.9,
@@ -221,9 +224,11 @@ def test_the_transcription_sees_the_padding_rule(monkeypatch):
     assert (stage_features(model, img)[2] - official[2]).abs().max() < 1e-9
 
 
-def test_grid_sample_dtm_equals_deform_conv2d():
-    """The fast sampler is torchvision's deformable conv (float64): shifts of
-    several pixels, points outside the map, odd sizes, a batch."""
+@pytest.mark.parametrize('sampler', [deform_conv2x2_by_grid_sample, deform_conv2x2_by_gather])
+def test_grid_sample_dtm_equals_deform_conv2d(sampler):
+    """The fast sampler (and the exported files' integer-index form) is
+    torchvision's deformable conv (float64): shifts of several pixels, points
+    outside the map, odd sizes, a batch."""
     torch.manual_seed(0)
     for b, c, h, w in [(2, 5, 9, 13), (1, 3, 2, 2), (1, 4, 30, 7), (3, 2, 17, 16)]:
         x = torch.randn(b, c, h, w, dtype=torch.float64)
@@ -232,7 +237,7 @@ def test_grid_sample_dtm_equals_deform_conv2d():
         weight = torch.randn(2 * c, c, 2, 2, dtype=torch.float64)
         bias = torch.randn(2 * c, dtype=torch.float64)
         expected = deform_conv2d(x, offset, weight, bias, stride=2)
-        got = deform_conv2x2_by_grid_sample(x, offset, weight, bias)
+        got = sampler(x, offset, weight, bias)
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
         # and both equal the transcription of the sampling rule
         rows = 2 * torch.arange(h // 2, dtype=x.dtype).view(1, -1, 1)
@@ -243,6 +248,29 @@ def test_grid_sample_dtm_equals_deform_conv2d():
             taps = bilinear(x, rows + i + offset[:, 2 * k], cols + j + offset[:, 2 * k + 1])
             plain = plain + torch.einsum('bchw,oc->bohw', taps, weight[:, :, i, j])
         torch.testing.assert_close(got, plain, rtol=0, atol=1e-12)
+
+
+def test_integer_index_dtm_keeps_non_finite_values_where_grid_sample_has_them():
+    """A NaN / inf / huge shift, and an inf in the map: the exported form is
+    non-finite exactly where the eager sampler is (NaN where it may give inf:
+    it also reads a corner at weight 0, as torchvision's kernel does, where
+    grid_sample's rounded coordinate may skip it) and equal elsewhere."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 12, 14)
+    x[1, 0, 4, 5] = float('inf')  # read by taps with integer shifts, at weight 0 too
+    offset = torch.randn(2, 8, 6, 7).round()
+    offset[0, 0, 1, 1] = float('nan')
+    offset[0, 3, 2, 2] = float('inf')
+    offset[0, 5, 3, 3] = -float('inf')
+    offset[1, 1, 4, 4] = 1e30
+    offset[1, 6, 0, 0] = -3e9
+    weight, bias = torch.randn(4, 3, 2, 2), torch.randn(4)
+    want = deform_conv2x2_by_grid_sample(x, offset, weight, bias)
+    got = deform_conv2x2_by_gather(x, offset, weight, bias)
+    finite = torch.isfinite(want)
+    assert not finite.all() and finite.any()
+    assert torch.equal(torch.isfinite(got), finite)
+    torch.testing.assert_close(got[finite], want[finite], rtol=1e-5, atol=1e-5)
 
 
 def test_both_samplers_give_the_same_backbone():

@@ -1,0 +1,105 @@
+"""int8 for OpenVINO: NNCF's post-training quantization of an exported file.
+
+The same contract as :mod:`.quantize` (ONNX Runtime's QDQ files): calibrated
+on the images the model will see, through the test pipeline as the file
+expects them, and the same parts left in float (:data:`.quantize.KEEP_FLOAT`:
+attention products, carrier tokens, position MLPs), named to NNCF as an
+ignored scope. OpenVINO keeps the ONNX node names, so the kept nodes are
+exactly those :func:`.quantize.float_nodes` picks in the ONNX file. The
+depthwise convolutions stay float too (cheap, memory-bound layers; and
+OpenVINO 2026.4's CPU plugin fails shape inference on an int8 depthwise conv
+fed by LITv2's channels-last FFN at any input height but the calibration
+one: "Eltwise shape infer input shapes dim index: 1 mismatch"). The
+quantization uses NNCF's transformer scheme (``ModelType.TRANSFORMER``):
+with its default (CNN) scheme FasterViT's attention stages came out at a
+cosine of 0.45 to fp32 on a tiny random model, with the same kept parts
+(0.99 with it; with every MatMul float, 0.999). The
+result is an OpenVINO IR file (``.xml`` + ``.bin``), fp32 weights where not
+int8, with the ONNX file's metadata in its rt_info.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import os.path as osp
+import time
+from typing import Dict, Iterable, List, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from .quantize import KEEP_FLOAT, QUANTIZED_OPS, QuantizeInfo, float_nodes
+
+
+@contextlib.contextmanager
+def _quiet_nncf():
+    """NNCF logs its progress bars and notes at INFO; we print one line."""
+    logger = logging.getLogger('nncf')
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+#: OpenVINO's operations for ONNX's weight layers (Conv, Gemm, MatMul)
+_OV_WEIGHT_OPS = ('Convolution', 'GroupConvolution', 'MatMul')
+
+
+def openvino_names(model, onnx_names) -> List[str]:
+    """The weight operations of OpenVINO ``model`` made from the ONNX nodes
+    ``onnx_names``: OpenVINO keeps an ONNX node's name, or adds a suffix
+    (a Conv with a bias becomes ``<name>/WithoutBiases`` and an ``Add``)."""
+    names = []
+    for op in model.get_ops():
+        if op.get_type_name() not in _OV_WEIGHT_OPS:
+            continue
+        name = op.get_friendly_name()
+        if name in onnx_names or name.rsplit('/', 1)[0] in onnx_names:
+            names.append(name)
+    return names
+
+
+def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, np.ndarray]],
+                      keep: Sequence[str] = tuple(KEEP_FLOAT)) -> QuantizeInfo:
+    """Write the NNCF int8 version of ONNX file ``fp32_path`` to the IR file
+    ``int8_path`` (``.xml``), calibrated on ``feeds``; ``keep`` parts stay float."""
+    os.environ.setdefault('NNCF_TELEMETRY_DISABLED', '1')
+    import nncf
+    import onnx
+    import openvino as ov
+
+    from .ov_runtime import core
+
+    if not int8_path.endswith('.xml'):
+        raise ConfigError(f'OpenVINO int8 file {int8_path!r}: give an IR path ending in .xml')
+    feeds = list(feeds)
+    if not feeds:
+        raise ConfigError('int8: no calibration inputs')
+    graph = onnx.load(fp32_path)
+    kept = set(float_nodes(graph, keep))
+    depthwise = {n.name for n in graph.graph.node if n.op_type == 'Conv' and n.name not in kept
+                 and any(a.name == 'group' and a.i > 1 for a in n.attribute)}
+    weight_layers = sum(n.op_type in QUANTIZED_OPS for n in graph.graph.node)
+    model = core().read_model(fp32_path)
+    ignored = openvino_names(model, kept | depthwise)
+    start = time.perf_counter()
+    with _quiet_nncf():
+        int8 = nncf.quantize(model, nncf.Dataset(feeds), subset_size=len(feeds),
+                             model_type=nncf.ModelType.TRANSFORMER,
+                             ignored_scope=nncf.IgnoredScope(names=ignored, validate=False))
+    meta = {p.key: p.value for p in graph.metadata_props}
+    meta['precision'] = ('int8 (NNCF post-training quantization, calibrated on '
+                         f'{len(feeds)} inputs); float: norms, GELU, softmax'
+                         + ''.join(f', {part}' for part in keep) + ', depthwise convs')
+    for key, value in meta.items():
+        int8.set_rt_info(value, ['mmfastervit', key])
+    os.makedirs(osp.dirname(osp.abspath(int8_path)), exist_ok=True)
+    ov.save_model(int8, int8_path, compress_to_fp16=False)
+    size = sum(osp.getsize(p) for p in (int8_path, int8_path[:-4] + '.bin') if osp.isfile(p))
+    return QuantizeInfo(int8_path, time.perf_counter() - start, size / 2**20, len(feeds),
+                        weight_layers - len(kept) - len(depthwise), len(kept) + len(depthwise))
