@@ -5,9 +5,8 @@ import os.path as osp
 import re
 
 import pytest
-import torch
 
-from support.tool_runs import DEMO_ADE, DEMO_COCO, ROOT, run_tool
+from support.tool_runs import DEMO_ADE, DEMO_COCO, ROOT, run_tool, save_random_weights
 
 pytestmark = pytest.mark.tools
 
@@ -24,20 +23,9 @@ def quick_start():
     return code
 
 
-def save_random_weights(config, scope, path):
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
-    init_default_scope(scope)
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(config).model)
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(iter=0)), path)
-
-
 def test_quick_start_runs(tmp_path, tiny_coco, tiny_ade):
-    import mmdet.models  # noqa: F401  (registers mmdet's modules)
-    import mmseg.models  # noqa: F401
-    save_random_weights(DEMO_COCO, 'mmdet', tmp_path / 'det.pth')
-    save_random_weights(DEMO_ADE, 'mmseg', tmp_path / 'seg.pth')
+    save_random_weights(DEMO_COCO, tmp_path / 'det.pth')
+    save_random_weights(DEMO_ADE, tmp_path / 'seg.pth')
     code = quick_start()
     swaps = {'work_dirs/demo_coco/iter_160.pth': str(tmp_path / 'det.pth'),
              'work_dirs/demo_ade20k/iter_200.pth': str(tmp_path / 'seg.pth'),
