@@ -42,14 +42,16 @@ TASKS = {
                      mask2former='configs/demo/mask2former_fastervit_synthetic_coco.py'),
         data_root='data/synthetic_coco',
         make=['tools/dataset_converters/make_synthetic_coco.py'],
-        sample='val2017/000001000001.jpg'),
+        sample='val2017/000001000001.jpg',
+        sample_gt='annotations/instances_val2017.json'),
     'ade20k': dict(
         config='configs/demo/upernet_{backbone}_synthetic_ade20k.py',
         backbones=('fastervit', 'mask2former'),
         configs=dict(mask2former='configs/demo/mask2former_fastervit_synthetic_ade20k.py'),
         data_root='data/synthetic_ade20k/ADEChallengeData2016',
         make=['tools/dataset_converters/make_synthetic_ade20k.py'],
-        sample='images/validation/ADE_val_00000001.jpg'),
+        sample='images/validation/ADE_val_00000001.jpg',
+        sample_gt='annotations/validation/ADE_val_00000001.png'),
 }
 
 
@@ -176,10 +178,11 @@ def main(argv=None) -> int:
     step(3, 4, f'evaluating {osp.relpath(checkpoint, ROOT)} on the held-out images')
     run(['tools/test.py', config, checkpoint, '--work-dir', work_dir, *options])
 
-    step(4, 4, 'drawing predictions on a held-out image')
+    step(4, 4, 'drawing predictions (right) beside the ground truth (left) on a held-out image')
     picture = osp.join(work_dir, 'predictions.png')
     run(['tools/analysis_tools/show_predictions.py', config, checkpoint,
-         osp.join(root, task['sample']), '--out', picture])
+         osp.join(root, task['sample']), '--gt', osp.join(root, task['sample_gt']),
+         '--out', picture])
 
     from tools.analysis_tools.learning_curve import format_curve, read_curve
     print('\nLearning curve (held-out images):')

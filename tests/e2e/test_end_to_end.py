@@ -91,8 +91,9 @@ def check_coco_demo(work, log, min_bbox_map: float, min_segm_map: float) -> None
     tested = test_metrics(log)
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP'):
         assert tested[key] == pytest.approx(last[key], abs=1e-4), key
-    with Image.open(work / 'predictions.png') as picture:
+    with Image.open(work / 'predictions.png') as picture:  # ground truth | prediction
         assert picture.format == 'PNG' and min(picture.size) >= 200
+        assert picture.size[0] >= 1.5 * picture.size[1]  # images are 256-320 px a side
 
 
 def check_coco_export(work, data, config, tmp_path, tested) -> None:
@@ -201,8 +202,8 @@ def test_ade20k_demo_learns_and_its_checkpoint_reproduces(tmp_path):
     tested = test_metrics(log)
     for key in ('mIoU', 'mAcc', 'aAcc'):
         assert tested[key] == pytest.approx(last[key], abs=0.01), key
-    with Image.open(work / 'predictions.png') as picture:
-        assert picture.format == 'PNG'
+    with Image.open(work / 'predictions.png') as picture:  # ground truth | prediction
+        assert picture.format == 'PNG' and picture.size[0] >= 1.5 * picture.size[1]
     config = 'configs/demo/upernet_fastervit_synthetic_ade20k.py'
     # mmseg reports IoU in %: 0.01 of it is one point
     check_bf16_test(config, work, data, tested, ('mIoU', 'mAcc'), 1.0, tmp_path)

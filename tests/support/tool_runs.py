@@ -51,3 +51,26 @@ def assert_one_error(res, *fragments) -> str:
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def save_random_weights(config: str, path) -> None:
+    """A checkpoint of ``config``'s model with seeded random weights, as a
+    tool loads it (``state_dict``, and ``meta`` with the test set's class names
+    where the config gives them, as mmengine's runner saves them): a trained
+    checkpoint's stand-in."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.default_scope)
+    if cfg.default_scope == 'mmdet':
+        import mmdet.models  # noqa: F401  (registers the library's modules)
+    else:
+        import mmseg.models  # noqa: F401
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    meta = dict(iter=0)
+    metainfo = cfg.test_dataloader.dataset.get('metainfo')
+    if metainfo:
+        meta['dataset_meta'] = dict(metainfo)
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), path)

@@ -540,24 +540,6 @@ def markdown(results, machine: str) -> str:
     return '\n'.join(lines)
 
 
-def plot(results, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name in dict.fromkeys(m.model for m in results):
-        pts = sorted((m.size[0] * m.size[1] / 1e6, m.timing.median * 1e3)
-                     for m in results if m.model == name and m.batch == results[0].batch)
-        ax.plot(*zip(*pts), marker='o', label=name)
-    ax.set_xlabel('input megapixels')
-    ax.set_ylabel('median forward latency (ms)')
-    ax.set_title('Backbone latency vs input size')
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
 def machine_description(device) -> str:
     if device.type == 'cuda':
         return f'{torch.cuda.get_device_name(device)}, torch {torch.__version__}'
@@ -604,13 +586,15 @@ def main(argv=None) -> int:
     table = markdown(results, machine)
     with open(osp.join(args.out_dir, 'results.md'), 'w') as f:
         f.write(table + '\n')
+    rows = [dict(model=m.model, size=m.size, batch=m.batch, dtype=m.dtype, threads=m.threads,
+                 mode=m.mode, samples_s=m.timing.samples, median_ms=m.timing.median * 1e3,
+                 peak_mb=m.peak_mb, notes=m.notes) for m in results]
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump([dict(model=m.model, size=m.size, batch=m.batch, dtype=m.dtype,
-                        threads=m.threads, mode=m.mode, samples_s=m.timing.samples,
-                        median_ms=m.timing.median * 1e3, peak_mb=m.peak_mb, notes=m.notes)
-                   for m in results], f, indent=1)
+        json.dump(rows, f, indent=1)
     if args.mode == 'infer' and len(args.sizes) > 1:
-        plot(results, osp.join(args.out_dir, 'latency.png'))
+        from tools.analysis_tools.plot_benchmark import plot_latency
+        plot_latency([r for r in rows if r['mode'] == 'forward'],
+                     osp.join(args.out_dir, 'latency.png'))
     print('\n' + table)
     return 0
 

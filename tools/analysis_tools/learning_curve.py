@@ -1,6 +1,6 @@
 """Print the learning curve of a training run from mmengine's scalar log.
 
-    python tools/analysis_tools/learning_curve.py WORK_DIR [--markdown]
+    python tools/analysis_tools/learning_curve.py WORK_DIR [--markdown] [--plot curve.png]
 
 Rows are validation points: the iteration, the mean training loss since the
 previous point, and the validation metrics (COCO mAP or mIoU/mAcc/aAcc).
@@ -58,12 +58,43 @@ def format_curve(rows, markdown: bool = False) -> str:
     return '\n'.join([fmt.format(*head)] + [fmt.format(*c) for c in lines])
 
 
+def plot_curve(rows, path: str, title: str = '') -> None:
+    """Validation metrics (left axis) and mean training loss (right axis) against
+    the iteration, one line each, written as a PNG."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key in (k for k in METRICS if any(k in m for _, _, m in rows)):
+        pts = [(step, m[key]) for step, _, m in rows if key in m]
+        ax.plot(*zip(*pts), marker='o', label=key)
+    ax.set_xlabel('iteration')
+    ax.set_ylabel('held-out metric')
+    ax.grid(alpha=0.3)
+    losses = [(step, loss) for step, loss, _ in rows if loss is not None]
+    if losses:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*losses), color='black', linestyle='--', marker='.', label='train loss')
+        ax2.set_ylabel('mean train loss since the previous point')
+        ax2.legend(loc='center right')
+    ax.legend(loc='center left')
+    ax.set_title(title or 'learning curve')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('work_dir')
     parser.add_argument('--markdown', action='store_true')
+    parser.add_argument('--plot', metavar='PNG', help='also draw the curve to this PNG file')
     args = parser.parse_args(argv)
-    print(format_curve(read_curve(args.work_dir), args.markdown))
+    rows = read_curve(args.work_dir)
+    print(format_curve(rows, args.markdown))
+    if args.plot:
+        plot_curve(rows, args.plot, title=osp.basename(osp.normpath(args.work_dir)))
+        print(f'curve drawn to {args.plot}')
     return 0
 
 

@@ -22,7 +22,7 @@ PINS=(
   "numpy==1.26.4" "setuptools==80.9.0" "wheel" "ninja"
   "mmengine==0.10.7" "mmdet==3.3.0" "mmsegmentation==1.2.2"
   "timm==1.0.29" "ftfy" "regex" "pycocotools" "matplotlib" "scipy" "shapely" "terminaltables"
-  "pytest" "pytest-xdist==3.8.0" "ruff" "yacs==0.1.8"
+  "pytest" "pytest-xdist==3.8.0" "ruff" "yacs==0.1.8" "mkdocs==1.6.1"
   # ONNX export and ONNX Runtime (onnxscript: torch's dynamo exporter); numpy<2
   # above stays in the same pip call, or onnx would pull numpy 2
   "onnx==1.23.2" "onnxruntime==1.32.0" "onnxscript==0.7.2"
