@@ -113,9 +113,17 @@ def benchmark(path, root=ROOT):
     return (f'Machine: {machine} (from `{path}`)\n\n' if machine else '') + table
 
 
+def include(path, root=ROOT):
+    """A report a tool wrote (e.g. the benchmark's ``profile.md``), as it is."""
+    with open(osp.join(root, path), encoding='utf-8') as f:
+        return f.read().strip() + f'\n\n(from `{path}`)'
+
+
 def render(name, arg, root=ROOT):
     if name == 'benchmark':
         return benchmark(arg, root)
+    if name == 'include':
+        return include(arg, root)
     tables = {'model-zoo-released': model_zoo_released, 'model-zoo-configs': model_zoo_configs,
               'model-zoo-summary': model_zoo_summary}
     if name not in tables:
