@@ -134,6 +134,11 @@ def openvino_files(args, cfg, precisions):
                   f'{info.kept_float} float ({", ".join(keep) or "none kept"}, depthwise '
                   f'convs), calibrated on {info.calibration_inputs} images of {args.calib}',
                   flush=True)
+            if (cfg.model.get('roi_head') or {}).get('mask_head'):
+                print('warning: OpenVINO int8 keeps boxes but not masks yet: on the COCO '
+                      'demo checkpoint segm mAP 0.143 against 0.736 in OpenVINO f32 (bbox '
+                      '0.692 against 0.726); for masks use --openvino f32 / bf16 or --int8 '
+                      '(ONNX Runtime)', file=sys.stderr, flush=True)
         session = OVSession(path, 'default' if precision == 'int8' else precision)
         sessions.append((precision, session))
         print(f'OpenVINO {precision}: {path} compiled for the CPU, running '
