@@ -9,13 +9,15 @@ exactly those :func:`.quantize.float_nodes` picks in the ONNX file. The
 depthwise convolutions stay float too (cheap, memory-bound layers; and
 OpenVINO 2026.4's CPU plugin fails shape inference on an int8 depthwise conv
 fed by LITv2's channels-last FFN at any input height but the calibration
-one: "Eltwise shape infer input shapes dim index: 1 mismatch"). The
-quantization uses NNCF's transformer scheme (``ModelType.TRANSFORMER``):
-with its default (CNN) scheme FasterViT's attention stages came out at a
-cosine of 0.45 to fp32 on a tiny random model, with the same kept parts
-(0.99 with it; with every MatMul float, 0.999). The
-result is an OpenVINO IR file (``.xml`` + ``.bin``), fp32 weights where not
-int8, with the ONNX file's metadata in its rt_info.
+one: "Eltwise shape infer input shapes dim index: 1 mismatch"), and so do a
+detector's mask heads (quantized, they lost the masks: COCO demo segm mAP
+0.143 against 0.736 in OpenVINO f32; kept float, 0.719). The quantization
+uses NNCF's transformer scheme (``ModelType.TRANSFORMER``): with its default
+(CNN) scheme FasterViT's attention stages came out at a cosine of 0.45 to
+fp32 on a tiny random model, with the same kept parts (0.99 with it; with
+every MatMul float, 0.999). The result is an OpenVINO IR file (``.xml`` +
+``.bin``), fp32 weights where not int8, with the ONNX file's metadata in its
+rt_info.
 """
 from __future__ import annotations
 
@@ -84,9 +86,14 @@ def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, 
     kept = set(float_nodes(graph, keep))
     depthwise = {n.name for n in graph.graph.node if n.op_type == 'Conv' and n.name not in kept
                  and any(a.name == 'group' and a.i > 1 for a in n.attribute)}
+    # a detector's mask heads: quantized by NNCF they lose the masks (COCO demo
+    # checkpoint: segm mAP 0.143 against 0.736 in OpenVINO f32; kept float: 0.719)
+    masks = {n.name for n in graph.graph.node if n.name not in kept
+             and n.op_type in ('Conv', 'ConvTranspose') and '/mask_head' in n.name}
+    also_float = depthwise | masks
     weight_layers = sum(n.op_type in QUANTIZED_OPS for n in graph.graph.node)
     model = core().read_model(fp32_path)
-    ignored = openvino_names(model, kept | depthwise)
+    ignored = openvino_names(model, kept | also_float)
     start = time.perf_counter()
     with _quiet_nncf():
         int8 = nncf.quantize(model, nncf.Dataset(feeds), subset_size=len(feeds),
@@ -95,11 +102,12 @@ def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, 
     meta = {p.key: p.value for p in graph.metadata_props}
     meta['precision'] = ('int8 (NNCF post-training quantization, calibrated on '
                          f'{len(feeds)} inputs); float: norms, GELU, softmax'
-                         + ''.join(f', {part}' for part in keep) + ', depthwise convs')
+                         + ''.join(f', {part}' for part in keep)
+                         + ', depthwise convs, mask heads')
     for key, value in meta.items():
         int8.set_rt_info(value, ['mmfastervit', key])
     os.makedirs(osp.dirname(osp.abspath(int8_path)), exist_ok=True)
     ov.save_model(int8, int8_path, compress_to_fp16=False)
     size = sum(osp.getsize(p) for p in (int8_path, int8_path[:-4] + '.bin') if osp.isfile(p))
     return QuantizeInfo(int8_path, time.perf_counter() - start, size / 2**20, len(feeds),
-                        weight_layers - len(kept) - len(depthwise), len(kept) + len(depthwise))
+                        weight_layers - len(kept) - len(also_float), len(kept) + len(also_float))

@@ -132,13 +132,8 @@ def openvino_files(args, cfg, precisions):
             print(f'wrote {info.path} ({info.megabytes:.1f} MB) in {info.seconds:.1f} s: '
                   f'OpenVINO int8 (NNCF), {info.quantized} weight layers int8, '
                   f'{info.kept_float} float ({", ".join(keep) or "none kept"}, depthwise '
-                  f'convs), calibrated on {info.calibration_inputs} images of {args.calib}',
-                  flush=True)
-            if (cfg.model.get('roi_head') or {}).get('mask_head'):
-                print('warning: OpenVINO int8 keeps boxes but not masks yet: on the COCO '
-                      'demo checkpoint segm mAP 0.143 against 0.736 in OpenVINO f32 (bbox '
-                      '0.692 against 0.726); for masks use --openvino f32 / bf16 or --int8 '
-                      '(ONNX Runtime)', file=sys.stderr, flush=True)
+                  f'convs, mask heads), calibrated on {info.calibration_inputs} images of '
+                  f'{args.calib}', flush=True)
         session = OVSession(path, 'default' if precision == 'int8' else precision)
         sessions.append((precision, session))
         print(f'OpenVINO {precision}: {path} compiled for the CPU, running '
