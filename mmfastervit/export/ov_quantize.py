@@ -9,9 +9,11 @@ exactly those :func:`.quantize.float_nodes` picks in the ONNX file. The
 depthwise convolutions stay float too (cheap, memory-bound layers; and
 OpenVINO 2026.4's CPU plugin fails shape inference on an int8 depthwise conv
 fed by LITv2's channels-last FFN at any input height but the calibration
-one: "Eltwise shape infer input shapes dim index: 1 mismatch"), and so do a
-detector's mask heads (quantized, they lost the masks: COCO demo segm mAP
-0.143 against 0.736 in OpenVINO f32; kept float, 0.719). The quantization
+one: "Eltwise shape infer input shapes dim index: 1 mismatch"), so do the
+convolutions fed straight by a Transpose (:func:`transposed_input_convs`:
+OpenVINO computes them wrong in int8), and so do a detector's mask heads
+(quantized, they lose the masks: COCO demo segm mAP 0.157 against 0.736 in
+OpenVINO f32; kept float, 0.741). The quantization
 uses NNCF's transformer scheme (``ModelType.TRANSFORMER``): with its default
 (CNN) scheme FasterViT's attention stages came out at a cosine of 0.45 to
 fp32 on a tiny random model, with the same kept parts (0.99 with it; with
@@ -48,22 +50,38 @@ def _quiet_nncf():
         logger.setLevel(level)
 
 
-#: OpenVINO's operations for ONNX's weight layers (Conv, Gemm, MatMul)
-_OV_WEIGHT_OPS = ('Convolution', 'GroupConvolution', 'MatMul')
+#: OpenVINO's operations for ONNX's weight layers (Conv, ConvTranspose, Gemm, MatMul)
+_OV_WEIGHT_OPS = ('Convolution', 'GroupConvolution', 'ConvolutionBackpropData', 'MatMul')
 
 
 def openvino_names(model, onnx_names) -> List[str]:
     """The weight operations of OpenVINO ``model`` made from the ONNX nodes
     ``onnx_names``: OpenVINO keeps an ONNX node's name, or adds a suffix
-    (a Conv with a bias becomes ``<name>/WithoutBiases`` and an ``Add``)."""
+    (a Conv with a bias becomes ``<name>/WithoutBiases`` and an ``Add``), or
+    renames it and gives its name to the bias ``Add`` that follows (a
+    ConvTranspose becomes ``ConvolutionBackpropData_<n>``)."""
     names = []
     for op in model.get_ops():
         if op.get_type_name() not in _OV_WEIGHT_OPS:
             continue
         name = op.get_friendly_name()
-        if name in onnx_names or name.rsplit('/', 1)[0] in onnx_names:
+        after = [t.get_node().get_friendly_name() for t in op.output(0).get_target_inputs()]
+        if any(n in onnx_names or n.rsplit('/', 1)[0] in onnx_names for n in [name, *after]):
             names.append(name)
     return names
+
+
+def transposed_input_convs(graph) -> List[str]:
+    """The Conv nodes of ONNX ``graph`` whose input comes straight from a
+    Transpose (FasterViT's downsamplers: a channels-last norm, then the
+    strided conv). OpenVINO 2026.4's CPU plugin computes such a conv wrong in
+    int8 when NNCF quantizes its input asymmetrically (transformer scheme):
+    on the COCO demo checkpoint with only the first downsampler int8, its
+    output was 100% off and bbox mAP 0.013 against 0.726; with every layer
+    int8 but these, 0.72. The same conv in ONNX Runtime's int8 is right."""
+    made_by = {out: n for n in graph.graph.node for out in n.output}
+    return [n.name for n in graph.graph.node if n.op_type == 'Conv'
+            and getattr(made_by.get(n.input[0]), 'op_type', None) == 'Transpose']
 
 
 def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, np.ndarray]],
@@ -86,12 +104,13 @@ def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, 
     kept = set(float_nodes(graph, keep))
     depthwise = {n.name for n in graph.graph.node if n.op_type == 'Conv' and n.name not in kept
                  and any(a.name == 'group' and a.i > 1 for a in n.attribute)}
-    # a detector's mask heads: quantized by NNCF they lose the masks (COCO demo
-    # checkpoint: segm mAP 0.143 against 0.736 in OpenVINO f32; kept float: 0.719)
+    # a detector's mask heads (convs and upsampling): quantized by NNCF they lose
+    # the masks (COCO demo checkpoint: segm mAP 0.157 against 0.736 in OpenVINO
+    # f32; kept float: 0.741)
     masks = {n.name for n in graph.graph.node if n.name not in kept
              and n.op_type in ('Conv', 'ConvTranspose') and '/mask_head' in n.name}
-    also_float = depthwise | masks
-    weight_layers = sum(n.op_type in QUANTIZED_OPS for n in graph.graph.node)
+    also_float = depthwise | masks | (set(transposed_input_convs(graph)) - kept)
+    weight_layers = sum(n.op_type in (*QUANTIZED_OPS, 'ConvTranspose') for n in graph.graph.node)
     model = core().read_model(fp32_path)
     ignored = openvino_names(model, kept | also_float)
     start = time.perf_counter()
@@ -103,7 +122,7 @@ def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, 
     meta['precision'] = ('int8 (NNCF post-training quantization, calibrated on '
                          f'{len(feeds)} inputs); float: norms, GELU, softmax'
                          + ''.join(f', {part}' for part in keep)
-                         + ', depthwise convs, mask heads')
+                         + ', depthwise convs, mask heads, convs fed by a transpose')
     for key, value in meta.items():
         int8.set_rt_info(value, ['mmfastervit', key])
     os.makedirs(osp.dirname(osp.abspath(int8_path)), exist_ok=True)

@@ -72,10 +72,12 @@ def export_and_verify(config, checkpoint, onnx_file, images, *extra):
     return lines, {re.search(r' \[(\d+x\d+)\] ', line).group(1) for line in lines}, res.stdout
 
 
-def file_metrics(stdout: str, path) -> dict:
-    """The ``--evaluate`` metrics the tool printed for ``path``."""
+def file_metrics(stdout: str, path, runtime: str = '') -> dict:
+    """The ``--evaluate`` metrics the tool printed for ``path`` (in
+    ``runtime``, e.g. ``OpenVINO int8``; default: ONNX Runtime)."""
+    where = f' in {runtime}' if runtime else ''
     line, = [line for line in stdout.splitlines()
-             if line.startswith(f'test set metrics of {path}: ')]
+             if line.startswith(f'test set metrics of {path}{where}: ')]
     return {k: float(v) for k, v in re.findall(r'(\S+) (-?[\d.]+)(?:,|$)', line.split(': ', 1)[1])}
 
 
@@ -99,21 +101,25 @@ def check_coco_demo(work, log, min_bbox_map: float, min_segm_map: float) -> None
 def check_coco_export(work, data, config, tmp_path, tested) -> None:
     """The trained checkpoint exported to ONNX (traced at 320x320) gives PyTorch's
     detections on held-out images of every size, and at a scale it never saw;
-    on the test set its mAP is tools/test.py's, and that of its int8 version
-    (calibrated on training images) within 0.02 of it."""
+    on the test set its mAP is tools/test.py's, and that of its int8 versions
+    (calibrated on training images: ONNX Runtime's QDQ file, OpenVINO's NNCF
+    file) within 0.02 of it."""
     checkpoint = last_checkpoint(work)
     onnx_file = tmp_path / 'det.onnx'
     lines, sizes, stdout = export_and_verify(
         config, checkpoint, onnx_file, images_by_size(data / 'val2017'), '--int8', '--calib',
-        str(data / 'train2017'), '--calib-count', '8', '--evaluate',
+        str(data / 'train2017'), '--calib-count', '8', '--openvino', 'int8', '--evaluate',
         '--cfg-options', f'test_dataloader.dataset.data_root={data}',
         f'test_evaluator.ann_file={data}/annotations/instances_val2017.json')
     assert len(sizes) >= 3 and all(int(re.search(r'matched (\d+)', line).group(1)) > 0
                                    for line in lines)
     fp32, int8 = (file_metrics(stdout, path) for path in (onnx_file, tmp_path / 'det.int8.onnx'))
+    ov_int8 = file_metrics(stdout, tmp_path / 'det.ov-int8.xml', 'OpenVINO int8')
+    print('fp32', fp32, 'int8', int8, 'OpenVINO int8', ov_int8)
     for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
         assert fp32[key] == pytest.approx(tested[key], abs=0.005), (key, fp32, tested)
         assert int8[key] >= fp32[key] - 0.02, (key, int8, fp32)
+        assert ov_int8[key] >= fp32[key] - 0.02, (key, ov_int8, fp32)
     scale = 'test_dataloader.dataset.pipeline.1.scale=(480,480)'  # the Resize step
     _, sizes, _ = export_and_verify(config, checkpoint, onnx_file,
                                  images_by_size(data / 'val2017', per_size=1), '--verify-only',

@@ -132,8 +132,8 @@ def openvino_files(args, cfg, precisions):
             print(f'wrote {info.path} ({info.megabytes:.1f} MB) in {info.seconds:.1f} s: '
                   f'OpenVINO int8 (NNCF), {info.quantized} weight layers int8, '
                   f'{info.kept_float} float ({", ".join(keep) or "none kept"}, depthwise '
-                  f'convs, mask heads), calibrated on {info.calibration_inputs} images of '
-                  f'{args.calib}', flush=True)
+                  f'convs, convs fed by a transpose, mask heads), calibrated on '
+                  f'{info.calibration_inputs} images of {args.calib}', flush=True)
         session = OVSession(path, 'default' if precision == 'int8' else precision)
         sessions.append((precision, session))
         print(f'OpenVINO {precision}: {path} compiled for the CPU, running '
