@@ -116,18 +116,24 @@ class CompiledForInference(nn.Module):
             return self.compiled(x)
 
 
-def synthetic_calibration(count: int = 4, size: Tuple[int, int] = (384, 512)) -> List[Tensor]:
-    """``count`` synthetic COCO pictures (the suite's data set), normalised
-    with ImageNet's mean and std as the detectors' preprocessor does:
-    ``(1, 3, H, W)`` each, calibration inputs of an int8 backbone."""
+def synthetic_pictures(count: int = 4, size: Tuple[int, int] = (384, 512)) -> List[Tensor]:
+    """``count`` synthetic COCO pictures (the suite's data set) as a loaded
+    image reaches an exported model: ``(1, 3, H, W)`` float, 0..255, BGR."""
     import numpy as np
 
     from mmfastervit.datasets.synthetic_coco import render_image
-    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
-    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
     rng = np.random.default_rng(0)
     images = [np.asarray(render_image(rng, *size)[0], dtype=np.float32) for _ in range(count)]
-    return [(torch.from_numpy(i).permute(2, 0, 1)[None] - mean) / std for i in images]
+    return [torch.from_numpy(i[..., ::-1].copy()).permute(2, 0, 1)[None] for i in images]
+
+
+def synthetic_calibration(count: int = 4, size: Tuple[int, int] = (384, 512)) -> List[Tensor]:
+    """:func:`synthetic_pictures` in RGB normalised with ImageNet's mean and
+    std as the detectors' preprocessor does: ``(1, 3, H, W)`` each,
+    calibration inputs of an int8 backbone."""
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    return [(p.flip(1) - mean) / std for p in synthetic_pictures(count, size)]
 
 
 def ort_session(path: str, threads: int):
@@ -197,6 +203,60 @@ class OVBackbone:
 
     def __call__(self, x: Tensor):
         return tuple(torch.from_numpy(o) for o in self.session.run(None, {'x': x.numpy()}))
+
+
+class ExportedPredictor:
+    """A whole detector / segmentor as ``tools/deployment/export_onnx.py``
+    writes it (one graph: the resized image in, detections or the class map
+    out; written to ``path`` once, traced at ``shape``), run by ``runtime``:
+    ``ort`` / ``ort-int8`` ONNX Runtime (int8: QDQ), ``ov`` / ``ov-bf16`` /
+    ``ov-int8`` OpenVINO f32, bf16, int8 (NNCF); int8 files are calibrated on
+    ``int8_calibration`` :func:`synthetic_pictures` of ``shape``.
+    ``(1, 3, H, W)`` float image (0..255, BGR) -> the file's outputs."""
+
+    RUNTIMES = ('ort', 'ort-int8', 'ov', 'ov-bf16', 'ov-int8')
+
+    def __init__(self, cfg, model: nn.Module, runtime: str, path: str,
+                 shape: Tuple[int, int], threads: int, int8_calibration: int = 4) -> None:
+        from mmfastervit.export import driver
+        if runtime not in self.RUNTIMES:
+            raise ValueError(f'unknown runtime {runtime!r}; choose from {self.RUNTIMES}')
+        self.runtime, self.segmentor = runtime, cfg.default_scope == 'mmseg'
+        if not os.path.isfile(path):
+            graph = driver.build_graph(model.cpu(), cfg.default_scope)
+            with contextlib.redirect_stdout(io.StringIO()):
+                driver.export(graph, path, shape,
+                              driver.metadata(cfg, graph, 'benchmark', None))
+        if runtime.endswith('int8'):
+            feeds = [self.feed(p) for p in synthetic_pictures(int8_calibration, shape)]
+            stem = path.removesuffix('.onnx')
+            if runtime == 'ort-int8':
+                from mmfastervit.export.quantize import quantize
+                path = quantize(path, stem + '.int8.onnx', feeds).path
+            else:
+                from mmfastervit.export.ov_quantize import quantize_openvino
+                path = quantize_openvino(path, stem + '.ov-int8.xml', feeds).path
+        #: the dtype of the weight layers, for the report
+        self.dtype = {'ov-bf16': 'bf16'}.get(runtime, 'int8' if runtime.endswith('int8')
+                                             else 'fp32')
+        if runtime.startswith('ort'):
+            self.session, self.precision = ort_session(path, threads), None
+        else:
+            from mmfastervit.export.ov_runtime import OVSession
+            precision = {'ov': 'f32', 'ov-bf16': 'bf16', 'ov-int8': 'default'}[runtime]
+            self.session = OVSession(path, precision, threads)
+            #: what OpenVINO runs the float operations in
+            self.precision = self.session.precision
+
+    def feed(self, image: Tensor) -> dict:
+        import numpy as np
+        feed = {'image': image.float().numpy()}
+        if self.segmentor:
+            feed['out_size'] = np.asarray(image.shape[-2:], dtype=np.int64)
+        return feed
+
+    def __call__(self, image: Tensor):
+        return self.session.run(None, self.feed(image))
 
 
 def ort_gemm_ceiling(threads: int, m: int = 6400, k: int = 384, n: int = 1536,

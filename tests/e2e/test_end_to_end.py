@@ -214,11 +214,23 @@ def test_ade20k_demo_learns_and_its_checkpoint_reproduces(tmp_path):
     # mmseg reports IoU in %: 0.01 of it is one point
     check_bf16_test(config, work, data, tested, ('mIoU', 'mAcc'), 1.0, tmp_path)
 
-    # the checkpoint exported to ONNX (traced at 256x256) gives PyTorch's class maps
+    # the checkpoint exported to ONNX (traced at 256x256) gives PyTorch's class
+    # maps; on the test set its mIoU is tools/test.py's, and that of its int8
+    # versions (ONNX Runtime's, OpenVINO's) within 1 point of it
     checkpoint = last_checkpoint(work)
-    _, sizes, _ = export_and_verify(config, checkpoint, tmp_path / 'seg.onnx',
-                                 images_by_size(data / 'images' / 'validation'))
+    onnx_file = tmp_path / 'seg.onnx'
+    _, sizes, stdout = export_and_verify(
+        config, checkpoint, onnx_file, images_by_size(data / 'images' / 'validation'),
+        '--int8', '--openvino', 'int8', '--calib', str(data / 'images' / 'training'),
+        '--calib-count', '8', '--evaluate', '--cfg-options',
+        f'test_dataloader.dataset.data_root={data}/')
     assert len(sizes) >= 3
+    fp32, int8 = (file_metrics(stdout, path) for path in (onnx_file, tmp_path / 'seg.int8.onnx'))
+    ov_int8 = file_metrics(stdout, tmp_path / 'seg.ov-int8.xml', 'OpenVINO int8')
+    print('fp32', fp32, 'int8', int8, 'OpenVINO int8', ov_int8)
+    assert fp32['mIoU'] == pytest.approx(tested['mIoU'], abs=0.5), (fp32, tested)
+    for metrics in (int8, ov_int8):
+        assert metrics['mIoU'] >= fp32['mIoU'] - 1.0, (metrics, fp32)
 
     # the same checkpoint with sliding-window and multi-scale + flip inference, on
     # the first 6 held-out images (multi-scale + flip runs 12 forwards per image)

@@ -182,15 +182,22 @@ def test_compiled_for_inference_matches_eager_and_leaves_inductor_config_alone()
 
 def test_a_whole_detector_per_dtype_and_where_its_predict_time_goes(tmp_path):
     """--config: a whole-model row per dtype (bf16: tools/test.py --bf16's
-    parts), and with --mode profile the predict time by part, RoI extraction,
-    box / mask heads and NMS included, adding up to the whole."""
+    parts) and per --runtimes (the whole model exported, in ONNX Runtime and
+    OpenVINO int8), and with --mode profile the predict time by part, RoI
+    extraction, box / mask heads and NMS included, adding up to the whole."""
     config = 'configs/demo/cascade_fastervit_synthetic_coco.py'
     bench(tmp_path, '--models', 'fastervit-0', '--config', config, '--sizes', '128x160',
-          '--dtypes', 'fp32', 'bf16', '--no-memory')
-    rows = [r for r in json.load(open(tmp_path / 'results.json'))
-            if r['model'] == 'cascade_fastervit_synthetic_coco.py']
-    assert sorted(r['dtype'] for r in rows) == ['bf16', 'fp32']
-    assert all(r['median_ms'] > 0 for r in rows)
+          '--dtypes', 'fp32', 'bf16', '--no-memory', '--runtimes', 'ort', 'ov-int8',
+          '--int8-calib', '1')
+    rows = {(r['model'], r['dtype']): r for r in json.load(open(tmp_path / 'results.json'))
+            if r['model'].startswith('cascade_fastervit_synthetic_coco.py')}
+    name = 'cascade_fastervit_synthetic_coco.py'
+    assert set(rows) == {(name, 'fp32'), (name, 'bf16'), (f'{name}-ort', 'fp32'),
+                         (f'{name}-ov-int8', 'int8')}
+    assert all(r['median_ms'] > 0 for r in rows.values())
+    assert rows[f'{name}-ov-int8', 'int8']['notes']['openvino_precision'] in ('f32', 'bf16')
+    assert (tmp_path / 'cascade_fastervit_synthetic_coco.onnx').is_file()
+    assert (tmp_path / 'cascade_fastervit_synthetic_coco.ov-int8.xml').is_file()
     out = bench(tmp_path, '--mode', 'profile', '--models', 'fastervit-0', '--config', config,
                 '--sizes', '128x160', '--dtypes', 'fp32', 'bf16')
     tables = open(tmp_path / 'profile.md').read().split('cascade_fastervit_synthetic_coco.py, ')[1:]

@@ -17,7 +17,9 @@ PyTorch is reported; a first line gives ONNX Runtime's fp32 and int8 GEMM ceilin
 pictures; the worst stage's cosine to eager is reported too); ``-ov``, ``-ov-bf16``,
 ``-ov-int8`` the same file compiled by OpenVINO in f32, bf16, and int8 quantized by
 NNCF (the relative error of each stage against eager fp32 and the precision OpenVINO
-reports are given); ``-fused`` / ``-plain`` force a CPU kernel mode.
+reports are given); ``-fused`` / ``-plain`` force a CPU kernel mode. With
+``--config``, ``--runtimes ort ort-int8 ov ov-bf16 ov-int8`` adds rows of the whole
+model exported as ``tools/deployment/export_onnx.py`` writes it, in those runtimes.
 
     python tools/analysis_tools/benchmark.py --models fastervit-2 reference-2 litv2-s \
         litv2-m swin-t convnext-t --sizes 800x1216 1600x2432 --threads 2 \
@@ -105,6 +107,10 @@ def parse_args(argv=None):
     p.add_argument('--repeat', type=int, default=5)
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--config', help='also measure the whole model of this mmdet/mmseg config')
+    p.add_argument('--runtimes', nargs='+', choices=bm.ExportedPredictor.RUNTIMES, default=[],
+                   help='with --config: also the whole model exported as '
+                   'tools/deployment/export_onnx.py writes it, run by ONNX Runtime (ort, '
+                   'ort-int8) or OpenVINO (ov, ov-bf16, ov-int8); rows <config>-<runtime>')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory pass')
     p.add_argument('--int8-calib', type=int, default=4, metavar='N',
                    help='-ort-int8, -ov-int8: calibrate on N synthetic COCO pictures '
@@ -365,11 +371,15 @@ def gemm_ceiling_line(args, device) -> str:
 def run_config_inference(args, device):
     """Whole detector / segmentor of a config: preprocessing + predict, per
     dtype (bf16: what ``tools/test.py --bf16`` runs, BF16InferenceHook's
-    parts under autocast; RoIAlign, box decoding and NMS fp32)."""
+    parts under autocast; RoIAlign, box decoding and NMS fp32); then the
+    same model exported, per ``--runtimes`` (the file takes the resized
+    image: normalisation and padding are in it, as in eager's preprocessor)."""
     from mmfastervit.engine.hooks.bf16_inference import PARTS, bf16_forwards, resolve_parts
 
     cfg, model = _build_config_model(args.config, device)
     model.eval()
+    stem = osp.splitext(osp.basename(args.config))[0]
+    exported = {}
     results = []
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -389,6 +399,25 @@ def run_config_inference(args, device):
                                                                 args.repeat))
                     if not args.no_memory:
                         m.peak_mb = bm.peak_memory_mb(predict, device)
+                    results.append(m)
+                    print(row(m), flush=True)
+                if batch != 1 or not args.runtimes:
+                    continue  # the exported files take one image (mmdet's test batch)
+                image = packed['inputs'][0][None].float()
+                for runtime in args.runtimes:
+                    key = (runtime, threads)
+                    if key not in exported:
+                        os.makedirs(args.out_dir, exist_ok=True)
+                        exported[key] = bm.ExportedPredictor(
+                            cfg, model, runtime, osp.join(args.out_dir, f'{stem}.onnx'), size,
+                            threads, args.int8_calib)
+                    session = exported[key]
+                    m = bm.Measurement(f'{osp.basename(args.config)}-{runtime}', size, 1,
+                                       session.dtype, threads, 'predict',
+                                       bm.time_calls(lambda s=session, x=image: s(x), device,
+                                                     args.warmup, args.repeat))
+                    if session.precision:
+                        m.notes['openvino_precision'] = session.precision
                     results.append(m)
                     print(row(m), flush=True)
     return results
