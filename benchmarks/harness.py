@@ -149,7 +149,8 @@ def ort_session(path: str, threads: int):
 
 def export_backbone(model: nn.Module, path: str) -> None:
     """``model`` to ONNX as the README's Deploy section does (TorchScript
-    exporter, dynamic batch, height and width; traced at 2x3x224x288)."""
+    exporter, dynamic batch, height and width; traced at 2x3x224x288), each
+    user of a shared weight given its copy (``inline_shared_initializers``)."""
     names = [f'out{i}' for i in range(len(model.out_indices))]
     axes = {'x': {0: 'batch', 2: 'height', 3: 'width'}}
     axes.update({n: {0: 'batch', 2: f'h{i}', 3: f'w{i}'} for i, n in enumerate(names)})
@@ -157,6 +158,13 @@ def export_backbone(model: nn.Module, path: str) -> None:
         warnings.simplefilter('ignore')
         torch.onnx.export(model.eval(), (torch.randn(2, 3, 224, 288),), path, dynamo=False,
                           input_names=['x'], output_names=names, dynamic_axes=axes)
+    # random weights share equal parameters (zero biases), which int8 would not fuse
+    import onnx
+
+    from mmfastervit.export.driver import inline_shared_initializers
+    graph = onnx.load(path)
+    if inline_shared_initializers(graph):
+        onnx.save(graph, path)
 
 
 class OrtBackbone:

@@ -118,6 +118,25 @@ def metadata(cfg: Config, graph: nn.Module, config_path: str,
     return meta
 
 
+def inline_shared_initializers(model) -> int:
+    """Give each user of a shared weight its own copy, in place; returns how
+    many. The exporter stores parameters of equal value once and hands them
+    on through ``Identity`` nodes (a fresh model's zero biases: 122 in a
+    Cascade Mask R-CNN). A Conv whose bias comes from an Identity is not
+    fused by ONNX Runtime's int8 (QDQ -> QLinearConv): it ran as a float
+    Conv on weights dequantized at every call, and the int8 detector took
+    16.4 s against fp32's 8.5 s (800x1216, 2 threads)."""
+    from onnx import numpy_helper
+
+    weights = {w.name: w for w in model.graph.initializer}
+    shared = [n for n in model.graph.node if n.op_type == 'Identity' and n.input[0] in weights]
+    for node in shared:
+        copy = numpy_helper.to_array(weights[node.input[0]])
+        model.graph.initializer.append(numpy_helper.from_array(copy, node.output[0]))
+        model.graph.node.remove(node)
+    return len(shared)
+
+
 @dataclass
 class ExportInfo:
     path: str
@@ -147,6 +166,7 @@ def export(graph: nn.Module, path: str, shape: Tuple[int, int],
                               input_names=names_in, output_names=names_out,
                               dynamic_axes=axes, do_constant_folding=True)
     model = onnx.load(path)
+    inline_shared_initializers(model)
     onnx.checker.check_model(model)
     for key, value in (meta or {}).items():
         model.metadata_props.add(key=key, value=value)

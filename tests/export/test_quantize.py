@@ -90,3 +90,46 @@ def test_calibration_folder_errors(tmp_path):
     assert [p[-5:] for p in Q.calibration_images(str(tmp_path), 2)] == ['a.JPG', 'b.png']
     with pytest.raises(ValueError, match='choose from attention'):
         Q.float_nodes(onnx.ModelProto(), ('softmax',))
+
+
+def test_shared_weights_are_inlined_so_that_onnx_runtime_fuses_int8_convs(tmp_path):
+    """The exporter stores equal parameters once (a fresh model's zero biases)
+    behind Identity nodes; driver.inline_shared_initializers gives each user
+    its copy, the outputs stay the same, and ONNX Runtime then runs every
+    int8 conv as an integer conv (QLinearConv) instead of a float Conv on
+    weights dequantized at each call."""
+    from mmfastervit.export.driver import inline_shared_initializers
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 8, 3, padding=1)).eval()
+    for conv in net[::2]:
+        torch.nn.init.zeros_(conv.bias)
+    path, inlined = tmp_path / 'net.onnx', tmp_path / 'inlined.onnx'
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(net, (torch.randn(1, 3, 32, 32),), str(path), dynamo=False,
+                          input_names=['x'], output_names=['y'])
+    model = onnx.load(str(path))
+    assert inline_shared_initializers(model) >= 2  # the exporter shared the zero biases
+    assert not [n for n in model.graph.node if n.op_type == 'Identity']
+    onnx.checker.check_model(model)
+    onnx.save(model, str(inlined))
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    want = ort.InferenceSession(str(path), providers=['CPUExecutionProvider']).run(None, {'x': x})
+    got = ort.InferenceSession(str(inlined), providers=['CPUExecutionProvider']).run(None,
+                                                                                     {'x': x})
+    np.testing.assert_array_equal(got[0], want[0])
+
+    def ops_run(fp32):
+        int8, optimized = tmp_path / 'int8.onnx', tmp_path / 'optimized.onnx'
+        Q.quantize(str(fp32), str(int8), [{'x': x}])
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(optimized)
+        ort.InferenceSession(str(int8), options, providers=['CPUExecutionProvider'])
+        return [n.op_type for n in onnx.load(str(optimized)).graph.node]
+
+    ops = ops_run(inlined)
+    assert ops.count('QLinearConv') == 3 and 'Conv' not in ops, ops
+    assert 'Conv' in ops_run(path)  # what inlining fixes: a float Conv left over
