@@ -11,7 +11,9 @@ such values through. --bf16 runs every network part under bf16 autocast
 (backbone, neck, a segmentor's heads, a detector's RPN / dense heads and its
 RoI box and mask branches) and keeps RoIAlign, box decoding and NMS in fp32
 (mmfastervit's BF16InferenceHook: mmcv's CPU NMS and RoIAlign take no bf16); on
-CPUs with bf16 units our backbones then run in bf16 end to end. Multi-GPU:
+CPUs with bf16 units our backbones then run in bf16 end to end. On the CPU a
+detector's RoIAlign layers run over every thread (mmfastervit.cpu.roi_align:
+mmcv's and torchvision's kernels use one; same values). Multi-GPU:
 tools/dist_test.sh.
 """
 import argparse
@@ -90,6 +92,18 @@ def bf16_note() -> None:
         print(f'note: {advice}', file=sys.stderr, flush=True)
 
 
+def split_roi_align(runner) -> None:
+    """On the CPU, run the RoI extractors' RoIAlign over every thread."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    from mmfastervit.cpu.roi_align import parallel_roi_align
+    count = parallel_roi_align(runner.model)
+    if count:
+        runner.logger.info(f'RoIAlign: {count} layers run over {torch.get_num_threads()} '
+                           'threads (mmfastervit.cpu.roi_align)')
+
+
 def main(argv=None):
     from mmfastervit.cpu import keep_freed_memory
     from mmfastervit.engine.hooks import BF16InferenceHook, CheckpointFitsModelHook
@@ -101,6 +115,7 @@ def main(argv=None):
         bf16_note()
     runner = build_runner(cfg, args.verbose)
     runner.register_hook(CheckpointFitsModelHook(args.checkpoint, args.config))
+    split_roi_align(runner)
     if args.bf16:
         runner.register_hook(BF16InferenceHook())
     if args.out:

@@ -469,7 +469,11 @@ def _build_config_model(path, device):
     if cfg.model.backbone.get('init_cfg'):
         cfg.model.backbone.init_cfg = None  # measuring, not training
     from mmengine.registry import MODELS
-    return cfg, MODELS.build(cfg.model).to(device)
+    model = MODELS.build(cfg.model).to(device)
+    if device.type == 'cpu':  # as tools/test.py runs it
+        from mmfastervit.cpu.roi_align import parallel_roi_align
+        parallel_roi_align(model)
+    return cfg, model
 
 
 def _config_batch(cfg, size, batch, device):
