@@ -469,6 +469,7 @@ def _build_config_model(path, device):
     if cfg.model.backbone.get('init_cfg'):
         cfg.model.backbone.init_cfg = None  # measuring, not training
     from mmengine.registry import MODELS
+    torch.manual_seed(0)  # the same random model in every mode and run
     model = MODELS.build(cfg.model).to(device)
     if device.type == 'cpu':  # as tools/test.py runs it
         from mmfastervit.cpu.roi_align import parallel_roi_align
