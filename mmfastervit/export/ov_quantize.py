@@ -84,6 +84,10 @@ def transposed_input_convs(graph) -> List[str]:
             and getattr(made_by.get(n.input[0]), 'op_type', None) == 'Transpose']
 
 
+#: what stays float in OpenVINO int8 besides the ``keep`` parts (see the module docstring)
+ALSO_FLOAT = ('depthwise convs', 'convs fed by a transpose', 'mask heads')
+
+
 def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, np.ndarray]],
                       keep: Sequence[str] = tuple(KEEP_FLOAT)) -> QuantizeInfo:
     """Write the NNCF int8 version of ONNX file ``fp32_path`` to the IR file
@@ -102,14 +106,14 @@ def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, 
         raise ConfigError('int8: no calibration inputs')
     graph = onnx.load(fp32_path)
     kept = set(float_nodes(graph, keep))
-    depthwise = {n.name for n in graph.graph.node if n.op_type == 'Conv' and n.name not in kept
+    depthwise = {n.name for n in graph.graph.node if n.op_type == 'Conv'
                  and any(a.name == 'group' and a.i > 1 for a in n.attribute)}
     # a detector's mask heads (convs and upsampling): quantized by NNCF they lose
     # the masks (COCO demo checkpoint: segm mAP 0.157 against 0.736 in OpenVINO
     # f32; kept float: 0.741)
-    masks = {n.name for n in graph.graph.node if n.name not in kept
-             and n.op_type in ('Conv', 'ConvTranspose') and '/mask_head' in n.name}
-    also_float = depthwise | masks | (set(transposed_input_convs(graph)) - kept)
+    masks = {n.name for n in graph.graph.node
+             if n.op_type in ('Conv', 'ConvTranspose') and '/mask_head' in n.name}
+    also_float = (depthwise | set(transposed_input_convs(graph)) | masks) - kept
     weight_layers = sum(n.op_type in (*QUANTIZED_OPS, 'ConvTranspose') for n in graph.graph.node)
     model = core().read_model(fp32_path)
     ignored = openvino_names(model, kept | also_float)
@@ -121,8 +125,7 @@ def quantize_openvino(fp32_path: str, int8_path: str, feeds: Iterable[Dict[str, 
     meta = {p.key: p.value for p in graph.metadata_props}
     meta['precision'] = ('int8 (NNCF post-training quantization, calibrated on '
                          f'{len(feeds)} inputs); float: norms, GELU, softmax'
-                         + ''.join(f', {part}' for part in keep)
-                         + ', depthwise convs, mask heads, convs fed by a transpose')
+                         + ''.join(f', {part}' for part in (*keep, *ALSO_FLOAT)))
     for key, value in meta.items():
         int8.set_rt_info(value, ['mmfastervit', key])
     os.makedirs(osp.dirname(osp.abspath(int8_path)), exist_ok=True)

@@ -123,7 +123,7 @@ def openvino_files(args, cfg, precisions):
     for precision in precisions:
         path = args.out
         if precision == 'int8':
-            from mmfastervit.export.ov_quantize import quantize_openvino
+            from mmfastervit.export.ov_quantize import ALSO_FLOAT, quantize_openvino
             from mmfastervit.export.quantize import calibration_feeds
             images, _, keep = int8_options(args, '--openvino int8')
             stem = args.out[:-5] if args.out.endswith('.onnx') else args.out
@@ -131,8 +131,7 @@ def openvino_files(args, cfg, precisions):
             info = quantize_openvino(args.out, path, calibration_feeds(cfg, images), keep)
             print(f'wrote {info.path} ({info.megabytes:.1f} MB) in {info.seconds:.1f} s: '
                   f'OpenVINO int8 (NNCF), {info.quantized} weight layers int8, '
-                  f'{info.kept_float} float ({", ".join(keep) or "none kept"}, depthwise '
-                  f'convs, convs fed by a transpose, mask heads), calibrated on '
+                  f'{info.kept_float} float ({", ".join((*keep, *ALSO_FLOAT))}), calibrated on '
                   f'{info.calibration_inputs} images of {args.calib}', flush=True)
         session = OVSession(path, 'default' if precision == 'int8' else precision)
         sessions.append((precision, session))
